@@ -1,0 +1,20 @@
+// gconvnet/gconvnet.hpp — the umbrella header: everything but image I/O (gconvnet/io/) and threading.
+//
+// The Generative ConvNet (Xie, Lu, Zhu, Wu, ICML 2016): p(I; w) ∝ exp(f(I; w)) q(I), with q Gaussian
+// white noise and f the sum of a ReLU ConvNet's top-layer responses.
+#pragma once
+
+#include "gconvnet/core/error.hpp"
+#include "gconvnet/core/tensor.hpp"
+#include "gconvnet/layers/concepts.hpp"
+#include "gconvnet/layers/conv.hpp"
+#include "gconvnet/layers/layer_pattern.hpp"
+#include "gconvnet/layers/max_pool.hpp"
+#include "gconvnet/layers/relu.hpp"
+#include "gconvnet/layers/softplus.hpp"
+#include "gconvnet/model/activation_pattern.hpp"
+#include "gconvnet/model/dynamic_model.hpp"
+#include "gconvnet/model/energy_model.hpp"
+#include "gconvnet/model/initialize.hpp"
+#include "gconvnet/model/model_base.hpp"
+#include "gconvnet/version.hpp"

@@ -1,0 +1,51 @@
+// gconvnet/layers/relu.hpp — the rectified linear unit h(r) = max(r, 0) and its pattern δ (eq. 6.4).
+#pragma once
+
+#include <string>
+
+#include "gconvnet/core/tensor.hpp"
+#include "gconvnet/layers/concepts.hpp"
+#include "gconvnet/layers/layer_pattern.hpp"
+
+namespace gconvnet {
+
+/// What this object represents: y = max(x, 0) elementwise. Forward records δ = 1(x > 0) in the
+/// pattern's gate; the top-down pass is dx = δ ⊙ dy, so on the piece where δ is fixed the layer is
+/// linear and the model is piecewise Gaussian (Theorem 1). No parameters.
+template <class S>
+class ReLU {
+public:
+  using Scalar = S;
+  static const char* name() { return "ReLU"; }
+  Shape configure(const Shape& in) {
+    detail::check(!in.empty(), "ReLU::configure", "argument 'input' is empty (", to_string(in), ")");
+    shape_ = in;
+    return in;
+  }
+
+  void forward(const Batch<S>& x, Batch<S>& y, LayerPattern<S>& pattern) const {
+    const Index n = batch_size(x);
+    ensure_shape(y, shape_, n);
+    ensure_shape(pattern.gate, shape_, n);
+    auto xa = as_vector(x).array();
+    as_vector(pattern.gate).array() = (xa > S(0)).template cast<S>();
+    as_vector(y).array() = xa.max(S(0));
+  }
+
+  void backward(const LayerPattern<S>& pattern, const Batch<S>& dy, Batch<S>& dx) const {
+    ensure_shape(dx, shape_, batch_size(dy));
+    as_vector(dx).array() = as_vector(pattern.gate).array() * as_vector(dy).array();
+  }
+
+  S bias_term(const Batch<S>&, Index) const { return S(0); }
+  void accumulate_gradient(const Batch<S>&, S, Vector<S>*) const {}
+  static constexpr Index parameter_blocks() { return 0; }
+  ParameterRef<S> parameter(Index) { return {}; }
+  std::string describe() const { return "ReLU"; }
+  Index macs() const { return 0; }
+
+private:
+  Shape shape_{};
+};
+
+}  // namespace gconvnet

@@ -1,0 +1,126 @@
+// gconvnet/model/dynamic_model.hpp — a model whose layer list is chosen at run time.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "gconvnet/layers/conv.hpp"
+#include "gconvnet/layers/max_pool.hpp"
+#include "gconvnet/layers/relu.hpp"
+#include "gconvnet/layers/softplus.hpp"
+#include "gconvnet/model/model_base.hpp"
+
+namespace gconvnet {
+
+/// Any of the library's layers.
+template <class S>
+using AnyLayer = std::variant<Conv<S>, ReLU<S>, MaxPool<S>, Softplus<S>>;
+
+/// What this object represents: the same model as EnergyModel, with its layers in a run-time list
+/// (for programs that read the architecture from the command line). Every algorithm that takes a
+/// model takes this one too.
+template <class S>
+class DynamicModel : public ModelBase<DynamicModel<S>, S> {
+  using Base = ModelBase<DynamicModel<S>, S>;
+  friend Base;
+
+public:
+  using Scalar = S;
+
+  /// requires: at least one layer, each fitting the one below. throws: Error naming the layer.
+  DynamicModel(const Shape& input_shape, std::vector<AnyLayer<S>> layers) : layers_(std::move(layers)) {
+    detail::check(!layers_.empty(), "DynamicModel::DynamicModel", "argument 'layers' is empty, expected at least one layer");
+    this->configure(input_shape);
+  }
+
+  AnyLayer<S>& layer(Index l) { return layers_.at(static_cast<std::size_t>(l)); }
+  const AnyLayer<S>& layer(Index l) const { return layers_.at(static_cast<std::size_t>(l)); }
+
+  static const char* model_name() { return "DynamicModel"; }
+
+  template <class F>
+  void for_each_layer(F&& f) {
+    for (Index l = 0; l < this->depth(); ++l) visit_one(f, l);
+  }
+  template <class F>
+  void for_each_layer_reverse(F&& f) {
+    for (Index l = this->depth() - 1; l >= 0; --l) visit_one(f, l);
+  }
+  template <class F>
+  void for_each_layer_all(F&& f) {
+    for (Index l = 0; l < static_cast<Index>(layers_.size()); ++l) visit_one(f, l);
+  }
+
+private:
+  template <class F>
+  void visit_one(F& f, Index l) {
+    std::visit([&](auto& layer) { f(l, layer); }, layers_[static_cast<std::size_t>(l)]);
+  }
+
+  std::vector<AnyLayer<S>> layers_;
+};
+
+/// Parses a layer list such as "conv:100:15:3:2,relu,conv:64:5:1:2,relu,maxpool:2,fc:1,softplus".
+///   conv:FILTERS:KERNEL[:STRIDE[:PADDING]]   fc:FILTERS (kernel over the whole input)
+///   relu   softplus   maxpool:KERNEL[:STRIDE]
+/// throws: Error naming the item that does not parse.
+template <class S>
+std::vector<AnyLayer<S>> parse_layers(const std::string& spec) {
+  const char* fn = "parse_layers";
+  std::vector<AnyLayer<S>> out;
+  std::size_t start = 0;
+  detail::check(!spec.empty(), fn, "argument 'spec' is empty, expected e.g. \"conv:64:5:1:2,relu\"");
+  while (start <= spec.size()) {
+    const std::size_t end = std::min(spec.find(',', start), spec.size());
+    const std::string item = spec.substr(start, end - start);
+    std::vector<std::string> parts;
+    for (std::size_t a = 0;;) {
+      const std::size_t b = item.find(':', a);
+      parts.push_back(item.substr(a, b == std::string::npos ? std::string::npos : b - a));
+      if (b == std::string::npos) break;
+      a = b + 1;
+    }
+    std::vector<Index> nums;
+    for (std::size_t i = 1; i < parts.size(); ++i) {
+      std::size_t used = 0;
+      long long v = 0;
+      try {
+        v = std::stoll(parts[i], &used);
+      } catch (const std::exception&) {
+        used = 0;
+      }
+      detail::check(used == parts[i].size() && !parts[i].empty(), fn, "argument 'spec': item '", item,
+                    "' has '", parts[i], "' where an integer was expected");
+      nums.push_back(static_cast<Index>(v));
+    }
+    const std::string& kind = parts[0];
+    auto arity = [&](std::size_t lo, std::size_t hi) {
+      detail::check(nums.size() >= lo && nums.size() <= hi, fn, "argument 'spec': item '", item, "' takes ", lo,
+                    lo == hi ? "" : std::string(" to ") + std::to_string(hi), " numbers, got ", nums.size());
+    };
+    if (kind == "conv") {
+      arity(2, 4);
+      out.emplace_back(Conv<S>(nums[0], nums[1], nums.size() > 2 ? nums[2] : 1, nums.size() > 3 ? nums[3] : 0));
+    } else if (kind == "fc") {
+      arity(1, 1);
+      out.emplace_back(Conv<S>::fully_connected(nums[0]));
+    } else if (kind == "relu") {
+      arity(0, 0);
+      out.emplace_back(ReLU<S>{});
+    } else if (kind == "softplus") {
+      arity(0, 0);
+      out.emplace_back(Softplus<S>{});
+    } else if (kind == "maxpool") {
+      arity(1, 2);
+      out.emplace_back(MaxPool<S>(nums[0], nums.size() > 1 ? nums[1] : 0));
+    } else {
+      detail::fail(fn, "argument 'spec': item '", item, "' is not a layer; expected conv, fc, relu, softplus or maxpool");
+    }
+    start = end + 1;
+  }
+  return out;
+}
+
+}  // namespace gconvnet

@@ -1,0 +1,317 @@
+// gconvnet/model/model_base.hpp — the algorithms every model shares (the model concept).
+//
+// A model is a stack of layers, bottom-up, over a fixed input shape. ModelBase implements, once, for
+// any Derived that can visit its layers (EnergyModel<Layers...> with a compile-time list,
+// DynamicModel<S> with a run-time list):
+//   score f(I) (eq. 3.5), energy U(I) = ‖I‖²/(2σ²) − f(I), bottom_up → δ (eq. 6.4),
+//   top_down(δ) → B_{w,δ}, α_{w,δ} (eq. 6.7, 6.13–6.14), ∂f/∂I (= B_{w,δ(I)}, Theorem 1), and ∂f/∂w.
+// Only the first depth() layers are active: f sums the responses of layer depth()−1. Layer growing
+// (Sec. 8) raises the depth of a model declared with all its layers.
+// Buffers live in the model: repeated calls with the same batch size allocate nothing. A model is
+// therefore not safe to use from two threads at once; copy it instead.
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+#include <functional>
+#include <iomanip>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "gconvnet/core/error.hpp"
+#include "gconvnet/core/tensor.hpp"
+#include "gconvnet/layers/concepts.hpp"
+#include "gconvnet/model/activation_pattern.hpp"
+
+namespace gconvnet {
+
+template <class Derived, class S>
+class ModelBase {
+public:
+  using Scalar = S;
+
+  /// Shape of the images the model takes.
+  const Shape& input_shape() const { return shapes_.front(); }
+  /// Output shape of layer l (0-based).
+  const Shape& output_shape(Index l) const { return shapes_.at(static_cast<std::size_t>(l + 1)); }
+  /// Shape of the maps whose responses f sums (the output of layer depth()−1).
+  const Shape& top_shape() const { return shapes_.at(static_cast<std::size_t>(depth_)); }
+  Index num_layers() const { return static_cast<Index>(shapes_.size()) - 1; }
+  /// Number of active layers.
+  Index depth() const { return depth_; }
+
+  /// Activates the first `depth` layers (1 ≤ depth ≤ num_layers()); throws Error otherwise.
+  void set_depth(Index depth) {
+    detail::check(depth >= 1 && depth <= num_layers(), name(), "::set_depth: argument 'depth' is ", depth,
+                  ", expected 1..", num_layers());
+    depth_ = depth;
+    pattern_.layers.resize(static_cast<std::size_t>(depth_));
+    signature_ = compute_signature();
+  }
+
+  // --- score and energy -------------------------------------------------------------------------
+
+  /// f(I_n; w) for every image of the batch (eq. 3.5).
+  Vector<S> score(const Batch<S>& x) {
+    Vector<S> out;
+    score(x, out);
+    return out;
+  }
+  void score(const Batch<S>& x, Vector<S>& out) {
+    forward(x, "score");
+    top_sums(out);
+  }
+  S score(const Image<S>& x) { return score(as_batch(x))(0); }
+
+  /// U(I_n) = ‖I_n‖²/(2σ²) − f(I_n) for every image; requires σ > 0.
+  Vector<S> energy(const Batch<S>& x, S reference_sigma) {
+    check_sigma(reference_sigma, "energy");
+    Vector<S> f = score(x);
+    return as_columns(x).colwise().squaredNorm().transpose() / (S(2) * reference_sigma * reference_sigma) - f;
+  }
+  S energy(const Image<S>& x, S reference_sigma) { return energy(as_batch(x), reference_sigma)(0); }
+
+  // --- representational structure ---------------------------------------------------------------
+
+  /// The activation pattern δ(I_n; w) of every image, every active layer.
+  ActivationPattern<S> bottom_up(const Batch<S>& x) {
+    forward(x, "bottom_up");
+    return pattern_;
+  }
+  /// The same into `pattern` (reuses its memory).
+  void bottom_up(const Batch<S>& x, ActivationPattern<S>& pattern) {
+    forward(x, "bottom_up");
+    copy_pattern(pattern_, pattern);
+  }
+
+  /// B_{w,δ} and α_{w,δ} from the pattern alone (eq. 6.7, 6.13–6.14). Throws Error when the pattern
+  /// was computed by another model, depth or input shape.
+  Reconstruction<S> top_down(const ActivationPattern<S>& pattern) {
+    Reconstruction<S> r;
+    top_down(pattern, r);
+    return r;
+  }
+  void top_down(const ActivationPattern<S>& pattern, Reconstruction<S>& r) {
+    check_pattern(pattern, "top_down");
+    backward(pattern, r.B, &r.alpha, true);
+  }
+
+  /// Hot path: f(I_n) into `scores` and ∂f/∂I_n = B_{w,δ(I_n)} into `gradient` (resized if needed).
+  /// The pattern is left in last_pattern().
+  void score_and_gradient(const Batch<S>& x, Vector<S>& scores, Batch<S>& gradient) {
+    forward(x, "score_and_gradient");
+    top_sums(scores);
+    backward(pattern_, gradient, nullptr, true);
+  }
+  /// ∂f/∂I for one image.
+  Image<S> image_gradient(const Image<S>& x) {
+    Vector<S> s;
+    Batch<S> g;
+    score_and_gradient(as_batch(x), s, g);
+    return image_of(g, 0);
+  }
+
+  /// The pattern of the last forward pass (score, bottom_up, score_and_gradient, parameter gradient).
+  const ActivationPattern<S>& last_pattern() const { return pattern_; }
+
+  /// g += scale · Σ_n ∂f(I_n; w)/∂w, blocks as in parameters() (inactive layers untouched).
+  void accumulate_parameter_gradient(const Batch<S>& x, Gradients<S>& g, S scale = S(1)) {
+    check_gradients(g, "accumulate_parameter_gradient");
+    forward(x, "accumulate_parameter_gradient");
+    Batch<S> unused;
+    backward(pattern_, unused, nullptr, false);
+    derived().for_each_layer([&](Index l, auto& layer) {
+      if (layer.parameter_blocks() > 0)
+        layer.accumulate_gradient(douts_[l], scale, &g.blocks[static_cast<std::size_t>(block_offset_[l])]);
+    });
+  }
+
+  // --- parameters ---------------------------------------------------------------------------------
+
+  /// Views of every parameter block of every layer (active or not), bottom-up, named "layer<i>.weight".
+  std::vector<ParameterRef<S>> parameters() {
+    std::vector<ParameterRef<S>> out;
+    derived().for_each_layer_all([&](Index l, auto& layer) {
+      for (Index b = 0; b < layer.parameter_blocks(); ++b) {
+        ParameterRef<S> p = layer.parameter(b);
+        p.name = "layer" + std::to_string(l) + "." + p.name;
+        p.layer = l;
+        out.push_back(std::move(p));
+      }
+    });
+    return out;
+  }
+  /// Zero gradients shaped like parameters().
+  Gradients<S> zero_gradients() {
+    Gradients<S> g;
+    for (const auto& p : parameters()) g.blocks.push_back(Vector<S>::Zero(p.size()));
+    return g;
+  }
+  Index num_parameters() {
+    Index n = 0;
+    for (const auto& p : parameters()) n += p.size();
+    return n;
+  }
+
+  /// Multiply-accumulates of one bottom-up pass over one image through the active layers.
+  Index macs() {
+    Index n = 0;
+    derived().for_each_layer([&](Index, auto& layer) { n += layer.macs(); });
+    return n;
+  }
+
+  /// A table: layer, type, output shape, parameter count; active layers marked.
+  std::string summary() {
+    std::ostringstream os;
+    os << name() << " on " << to_string(input_shape()) << ", depth " << depth_ << " of " << num_layers() << "\n";
+    os << std::left << std::setw(7) << "layer" << std::setw(34) << "type" << std::setw(14) << "output" << "parameters\n";
+    Index total = 0;
+    derived().for_each_layer_all([&](Index l, auto& layer) {
+      Index np = 0;
+      for (Index b = 0; b < layer.parameter_blocks(); ++b) np += layer.parameter(b).size();
+      total += np;
+      os << std::left << std::setw(7) << (std::to_string(l) + (l < depth_ ? "" : "*")) << std::setw(34)
+         << layer.describe() << std::setw(14) << to_string(output_shape(l)) << np << "\n";
+    });
+    os << "total parameters: " << total;
+    if (depth_ < num_layers()) os << " (* inactive)";
+    os << "\n";
+    return os.str();
+  }
+
+protected:
+  ModelBase() = default;
+
+  /// Called by Derived's constructor once its layers exist: infers and checks every shape.
+  void configure(const Shape& input) {
+    const char* fn = "configure";
+    detail::check(!input.empty(), derived().model_name(), "::", fn, ": argument 'input_shape' is empty (",
+                  to_string(input), ")");
+    shapes_.assign(1, input);
+    Index blocks = 0;
+    block_offset_.clear();
+    block_sizes_.clear();
+    derived().for_each_layer_all([&](Index l, auto& layer) {
+      try {
+        shapes_.push_back(layer.configure(shapes_.back()));
+      } catch (const Error& e) {
+        detail::fail(derived().model_name(), ": layer ", l, " (", layer.describe(), "): ", e.what());
+      }
+      block_offset_.push_back(blocks);
+      blocks += layer.parameter_blocks();
+      for (Index b = 0; b < layer.parameter_blocks(); ++b) block_sizes_.push_back(layer.parameter(b).size());
+    });
+    detail::check(num_layers() >= 1, derived().model_name(), ": the model has no layers");
+    acts_.resize(static_cast<std::size_t>(num_layers()));
+    douts_.resize(static_cast<std::size_t>(num_layers()));
+    set_depth(num_layers());
+  }
+
+private:
+  Derived& derived() { return static_cast<Derived&>(*this); }
+  const char* name() const { return static_cast<const Derived&>(*this).model_name(); }
+
+  void check_sigma(S sigma, const char* fn) const {
+    detail::check(sigma > S(0) && std::isfinite(static_cast<double>(sigma)), name(), "::", fn,
+                  ": argument 'reference_sigma' is ", sigma, ", expected a finite value > 0");
+  }
+
+  void check_input(const Batch<S>& x, const char* fn) const {
+    const Shape s = shape_of(x);
+    detail::check(batch_size(x) >= 1 && !s.empty(), name(), "::", fn, ": argument 'images' is empty (",
+                  to_string(s), "x", batch_size(x), ")");
+    detail::check(s.channels == input_shape().channels, name(), "::", fn, ": argument 'images' has ", s.channels,
+                  " channels, model expects ", input_shape().channels);
+    detail::check(s == input_shape(), name(), "::", fn, ": argument 'images' has shape ", to_string(s),
+                  ", model expects ", to_string(input_shape()));
+  }
+
+  void check_pattern(const ActivationPattern<S>& p, const char* fn) const {
+    detail::check(p.signature == signature_ && p.input_shape == input_shape() &&
+                      p.layers.size() == static_cast<std::size_t>(depth_),
+                  name(), "::", fn, ": argument 'pattern' was computed by a different model, depth or shape (",
+                  p.layers.size(), " layers on ", to_string(p.input_shape), "; expected ", depth_, " layers on ",
+                  to_string(input_shape()), ")");
+    detail::check(p.chains >= 1, name(), "::", fn, ": argument 'pattern' holds no chains");
+  }
+
+  void check_gradients(const Gradients<S>& g, const char* fn) const {
+    bool ok = g.blocks.size() == block_sizes_.size();
+    for (std::size_t i = 0; ok && i < block_sizes_.size(); ++i) ok = g.blocks[i].size() == block_sizes_[i];
+    detail::check(ok, name(), "::", fn, ": argument 'gradients' does not match the model's parameters (",
+                  g.blocks.size(), " blocks, expected ", block_sizes_.size(), "); make it with zero_gradients()");
+  }
+
+  std::size_t compute_signature() {
+    std::string s = to_string(input_shape());
+    derived().for_each_layer([&](Index l, auto& layer) {
+      s += "|" + layer.describe() + ">" + to_string(output_shape(l));
+    });
+    return std::hash<std::string>{}(s);
+  }
+
+  static void copy_pattern(const ActivationPattern<S>& from, ActivationPattern<S>& to) {
+    to.layers.resize(from.layers.size());
+    for (std::size_t l = 0; l < from.layers.size(); ++l) {
+      const auto& f = from.layers[l];
+      auto& t = to.layers[l];
+      t.smooth = f.smooth;
+      if (f.gate.size() == 0) t.gate = Batch<S>();
+      else {
+        ensure_shape(t.gate, shape_of(f.gate), batch_size(f.gate));
+        as_vector(t.gate) = as_vector(f.gate);
+      }
+      if (f.switches.size() == 0) t.switches = decltype(t.switches)();
+      else {
+        if (t.switches.dimensions() != f.switches.dimensions()) t.switches.resize(f.switches.dimensions());
+        std::copy(f.switches.data(), f.switches.data() + f.switches.size(), t.switches.data());
+      }
+    }
+    to.input_shape = from.input_shape;
+    to.chains = from.chains;
+    to.signature = from.signature;
+  }
+
+  void forward(const Batch<S>& x, const char* fn) {
+    check_input(x, fn);
+    derived().for_each_layer([&](Index l, auto& layer) {
+      const auto li = static_cast<std::size_t>(l);
+      layer.forward(l == 0 ? x : acts_[li - 1], acts_[li], pattern_.layers[li]);
+    });
+    pattern_.input_shape = input_shape();
+    pattern_.chains = batch_size(x);
+    pattern_.signature = signature_;
+  }
+
+  void top_sums(Vector<S>& out) const {
+    out = as_columns(acts_[static_cast<std::size_t>(depth_ - 1)]).colwise().sum().transpose();
+  }
+
+  // douts_[l] = ∂f/∂(output of layer l) on the piece δ; into `dx` the gradient w.r.t. the input.
+  void backward(const ActivationPattern<S>& p, Batch<S>& dx, Vector<S>* alpha, bool need_input) {
+    const Index N = p.chains;
+    const auto top = static_cast<std::size_t>(depth_ - 1);
+    ensure_shape(douts_[top], top_shape(), N);
+    douts_[top].setConstant(S(1));
+    if (alpha) alpha->setZero(N);
+    derived().for_each_layer_reverse([&](Index l, auto& layer) {
+      const auto li = static_cast<std::size_t>(l);
+      if (alpha)
+        for (Index n = 0; n < N; ++n) (*alpha)(n) += layer.bias_term(douts_[li], n);
+      if (l > 0) layer.backward(p.layers[li], douts_[li], douts_[li - 1]);
+      else if (need_input) layer.backward(p.layers[li], douts_[li], dx);
+    });
+  }
+
+  std::vector<Shape> shapes_;
+  std::vector<Index> block_offset_;  // first parameter block of each layer
+  std::vector<Index> block_sizes_;   // size of every parameter block
+  Index depth_ = 0;
+  std::size_t signature_ = 0;
+  std::vector<Batch<S>> acts_;
+  std::vector<Batch<S>> douts_;
+  ActivationPattern<S> pattern_;
+};
+
+}  // namespace gconvnet
