@@ -17,6 +17,7 @@
 #include <iomanip>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "gconvnet/core/error.hpp"
@@ -43,8 +44,8 @@ public:
 
   /// Activates the first `depth` layers (1 ≤ depth ≤ num_layers()); throws Error otherwise.
   void set_depth(Index depth) {
-    detail::check(depth >= 1 && depth <= num_layers(), name(), "::set_depth: argument 'depth' is ", depth,
-                  ", expected 1..", num_layers());
+    check_argument(depth >= 1 && depth <= num_layers(), "set_depth", "argument 'depth' is ", depth,
+                   ", expected 1..", num_layers());
     depth_ = depth;
     pattern_.layers.resize(static_cast<std::size_t>(depth_));
     signature_ = compute_signature();
@@ -186,8 +187,8 @@ protected:
   /// Called by Derived's constructor once its layers exist: infers and checks every shape.
   void configure(const Shape& input) {
     const char* fn = "configure";
-    detail::check(!input.empty(), derived().model_name(), "::", fn, ": argument 'input_shape' is empty (",
-                  to_string(input), ")");
+    check_argument(!input.empty(), fn, "argument 'input_shape' is empty (",
+                   to_string(input), ")");
     shapes_.assign(1, input);
     Index blocks = 0;
     block_offset_.clear();
@@ -196,13 +197,13 @@ protected:
       try {
         shapes_.push_back(layer.configure(shapes_.back()));
       } catch (const Error& e) {
-        detail::fail(derived().model_name(), ": layer ", l, " (", layer.describe(), "): ", e.what());
+        check_argument(false, fn, "layer ", l, " (", layer.describe(), "): ", e.what());
       }
       block_offset_.push_back(blocks);
       blocks += layer.parameter_blocks();
       for (Index b = 0; b < layer.parameter_blocks(); ++b) block_sizes_.push_back(layer.parameter(b).size());
     });
-    detail::check(num_layers() >= 1, derived().model_name(), ": the model has no layers");
+    check_argument(num_layers() >= 1, fn, "the model has no layers");
     acts_.resize(static_cast<std::size_t>(num_layers()));
     douts_.resize(static_cast<std::size_t>(num_layers()));
     set_depth(num_layers());
@@ -212,35 +213,41 @@ private:
   Derived& derived() { return static_cast<Derived&>(*this); }
   const char* name() const { return static_cast<const Derived&>(*this).model_name(); }
 
+  /// Throws Error("<Model>::<fn>: <parts...>") when `condition` is false.
+  template <class... Parts>
+  void check_argument(bool condition, const char* fn, Parts&&... parts) const {
+    if (!condition) throw Error(detail::concat(name(), "::", fn, ": ", std::forward<Parts>(parts)...));
+  }
+
   void check_sigma(S sigma, const char* fn) const {
-    detail::check(sigma > S(0) && std::isfinite(static_cast<double>(sigma)), name(), "::", fn,
-                  ": argument 'reference_sigma' is ", sigma, ", expected a finite value > 0");
+    check_argument(sigma > S(0) && std::isfinite(static_cast<double>(sigma)), fn,
+                   "argument 'reference_sigma' is ", sigma, ", expected a finite value > 0");
   }
 
   void check_input(const Batch<S>& x, const char* fn) const {
     const Shape s = shape_of(x);
-    detail::check(batch_size(x) >= 1 && !s.empty(), name(), "::", fn, ": argument 'images' is empty (",
-                  to_string(s), "x", batch_size(x), ")");
-    detail::check(s.channels == input_shape().channels, name(), "::", fn, ": argument 'images' has ", s.channels,
-                  " channels, model expects ", input_shape().channels);
-    detail::check(s == input_shape(), name(), "::", fn, ": argument 'images' has shape ", to_string(s),
-                  ", model expects ", to_string(input_shape()));
+    check_argument(batch_size(x) >= 1 && !s.empty(), fn, "argument 'images' is empty (",
+                   to_string(s), "x", batch_size(x), ")");
+    check_argument(s.channels == input_shape().channels, fn, "argument 'images' has ", s.channels,
+                   " channels, model expects ", input_shape().channels);
+    check_argument(s == input_shape(), fn, "argument 'images' has shape ", to_string(s),
+                   ", model expects ", to_string(input_shape()));
   }
 
   void check_pattern(const ActivationPattern<S>& p, const char* fn) const {
-    detail::check(p.signature == signature_ && p.input_shape == input_shape() &&
-                      p.layers.size() == static_cast<std::size_t>(depth_),
-                  name(), "::", fn, ": argument 'pattern' was computed by a different model, depth or shape (",
-                  p.layers.size(), " layers on ", to_string(p.input_shape), "; expected ", depth_, " layers on ",
-                  to_string(input_shape()), ")");
-    detail::check(p.chains >= 1, name(), "::", fn, ": argument 'pattern' holds no chains");
+    check_argument(p.signature == signature_ && p.input_shape == input_shape() &&
+                       p.layers.size() == static_cast<std::size_t>(depth_),
+                   fn, "argument 'pattern' was computed by a different model, depth or shape (",
+                   p.layers.size(), " layers on ", to_string(p.input_shape), "; expected ", depth_, " layers on ",
+                   to_string(input_shape()), ")");
+    check_argument(p.chains >= 1, fn, "argument 'pattern' holds no chains");
   }
 
   void check_gradients(const Gradients<S>& g, const char* fn) const {
     bool ok = g.blocks.size() == block_sizes_.size();
     for (std::size_t i = 0; ok && i < block_sizes_.size(); ++i) ok = g.blocks[i].size() == block_sizes_[i];
-    detail::check(ok, name(), "::", fn, ": argument 'gradients' does not match the model's parameters (",
-                  g.blocks.size(), " blocks, expected ", block_sizes_.size(), "); make it with zero_gradients()");
+    check_argument(ok, fn, "argument 'gradients' does not match the model's parameters (",
+                   g.blocks.size(), " blocks, expected ", block_sizes_.size(), "); make it with zero_gradients()");
   }
 
   std::size_t compute_signature() {
