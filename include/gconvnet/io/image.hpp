@@ -1,0 +1,276 @@
+// gconvnet/io/image.hpp — images in and out: PNG/JPEG decoding, resizing, channel means, PNG writing,
+// and the contact sheets of the paper's figures (observed image first, then the synthesized ones).
+//
+// Intensities are kept as the release code keeps them: 0–255 per channel, as floats. The model sees
+// them minus the per-channel means (subtract_channel_means); the means go back on before saving
+// (add_channel_means), and save_png clips to 0–255.
+//
+// Decoding, encoding and resizing are Debian's libstb (<stb/...>, compiled implementations in
+// libstb.so): link gconvnet::io. This header is not part of the umbrella header.
+#pragma once
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstddef>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include <stb/stb_image.h>
+#include <stb/stb_image_resize.h>
+#include <stb/stb_image_write.h>
+
+#include "gconvnet/core/error.hpp"
+#include "gconvnet/core/tensor.hpp"
+#include "gconvnet/io/atomic_file.hpp"
+
+namespace gconvnet::io {
+
+/// What an image file declares in its header (read without decoding the pixels).
+struct ImageInfo {
+  Index width = 0;
+  Index height = 0;
+  Index channels = 0;      ///< as stored: 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA
+  bool is_16_bit = false;  ///< 16 bits per channel (PNG, PNM)
+  bool is_hdr = false;     ///< floating-point formats (Radiance HDR)
+};
+
+/// Options of load_image.
+struct LoadImageOptions {
+  /// Channels of the result: 1 (gray; colour is converted to luminance), 3 (RGB; gray is copied into
+  /// R, G and B), or 0 (as stored with any alpha channel dropped: gray → 1, colour → 3).
+  Index channels = 3;
+  /// Largest accepted width and height, checked on the declared header before anything is decoded.
+  Index max_side = 8192;
+};
+
+/// Reads the header of an image file.
+/// throws: Error naming the file when it cannot be opened or is not an image stb can read.
+inline ImageInfo image_info(const std::string& path) {
+  const char* fn = "image_info";
+  std::FILE* file = std::fopen(path.c_str(), "rb");
+  detail::check(file != nullptr, fn, "cannot open '", path, "': ", std::strerror(errno));
+  int w = 0, h = 0, c = 0;
+  const int ok = stbi_info_from_file(file, &w, &h, &c);
+  ImageInfo info;
+  if (ok) {
+    info.is_16_bit = stbi_is_16_bit_from_file(file) != 0;
+    info.is_hdr = stbi_is_hdr_from_file(file) != 0;
+  }
+  std::fclose(file);
+  detail::check(ok != 0, fn, "'", path, "' is not an image this library can read (PNG, JPEG, BMP, TGA, GIF, PNM): ",
+                stbi_failure_reason() ? stbi_failure_reason() : "unknown format");
+  info.width = w;
+  info.height = h;
+  info.channels = c;
+  return info;
+}
+
+/// Loads an 8-bit image file (PNG, JPEG; also BMP, TGA, GIF's first frame, PNM) as intensities 0–255.
+/// requires: 8 bits per channel; width and height ≤ options.max_side; options.channels ∈ {0, 1, 3}.
+/// ensures: result is (channels, height, width) with integer values in [0, 255]; alpha is dropped
+///          (not composited).
+/// throws: Error naming the file for: a file that cannot be opened, is not an image, is truncated or
+///         corrupt, has 16-bit or floating-point samples, or declares a size above options.max_side.
+template <class S = float>
+Image<S> load_image(const std::string& path, const LoadImageOptions& options = {}) {
+  const char* fn = "load_image";
+  detail::check(options.channels == 0 || options.channels == 1 || options.channels == 3, fn,
+                "argument 'options.channels' is ", options.channels, ", expected 0 (as stored), 1 or 3");
+  detail::check(options.max_side >= 1, fn, "argument 'options.max_side' is ", options.max_side, ", expected >= 1");
+  const ImageInfo info = image_info(path);
+  detail::check(!info.is_16_bit, fn, "'", path, "' has 16 bits per channel, expected an 8-bit image");
+  detail::check(!info.is_hdr, fn, "'", path, "' is a floating-point (HDR) image, expected an 8-bit image");
+  detail::check(info.width >= 1 && info.height >= 1 && info.width <= options.max_side &&
+                    info.height <= options.max_side,
+                fn, "'", path, "' declares ", info.width, "x", info.height, " pixels, expected at most ",
+                options.max_side, "x", options.max_side);
+  Index channels = options.channels;
+  if (channels == 0) channels = info.channels <= 2 ? 1 : 3;
+  int w = 0, h = 0, stored = 0;
+  unsigned char* pixels = stbi_load(path.c_str(), &w, &h, &stored, static_cast<int>(channels));
+  detail::check(pixels != nullptr, fn, "cannot decode '", path, "': ",
+                stbi_failure_reason() ? stbi_failure_reason() : "unknown error", " (truncated or corrupt file?)");
+  // stb gives rows top to bottom, pixels left to right, channels interleaved.
+  Image<S> image(channels, h, w);
+  for (Index y = 0; y < h; ++y)
+    for (Index x = 0; x < w; ++x)
+      for (Index c = 0; c < channels; ++c)
+        image(c, y, x) = static_cast<S>(pixels[(y * w + x) * channels + c]);
+  stbi_image_free(pixels);
+  return image;
+}
+
+/// Resamples an image to height × width (stb_image_resize: Mitchell filter when shrinking,
+/// Catmull–Rom when enlarging, edges clamped, linear intensities).
+/// requires: a non-empty image with at most 64 channels; height, width ≥ 1.
+/// ensures: the result is (channels, height, width); a constant image stays constant; the filters may
+///          overshoot slightly at sharp edges (values are not clipped).
+/// throws: Error on bad arguments.
+template <class S>
+Image<S> resize_image(const Image<S>& image, Index height, Index width) {
+  const char* fn = "resize_image";
+  const Index C = image.dimension(0), H = image.dimension(1), W = image.dimension(2);
+  detail::check(C >= 1 && C <= 64 && H >= 1 && W >= 1, fn, "argument 'image' has shape ", to_string(shape_of(image)),
+                ", expected a non-empty image with 1 to 64 channels");
+  detail::check(height >= 1 && width >= 1, fn, "arguments 'height', 'width' are ", height, ", ", width,
+                ", expected both >= 1");
+  std::vector<float> in(static_cast<std::size_t>(C * H * W)), out(static_cast<std::size_t>(C * height * width));
+  for (Index y = 0; y < H; ++y)
+    for (Index x = 0; x < W; ++x)
+      for (Index c = 0; c < C; ++c) in[static_cast<std::size_t>((y * W + x) * C + c)] = static_cast<float>(image(c, y, x));
+  const int ok = stbir_resize_float(in.data(), static_cast<int>(W), static_cast<int>(H), 0, out.data(),
+                                    static_cast<int>(width), static_cast<int>(height), 0, static_cast<int>(C));
+  detail::check(ok != 0, fn, "stb_image_resize failed for ", to_string(shape_of(image)), " -> ", height, "x", width);
+  Image<S> result(C, height, width);
+  for (Index y = 0; y < height; ++y)
+    for (Index x = 0; x < width; ++x)
+      for (Index c = 0; c < C; ++c)
+        result(c, y, x) = static_cast<S>(out[static_cast<std::size_t>((y * width + x) * C + c)]);
+  return result;
+}
+
+/// The mean of each channel over all pixels (and all images of a batch). Dimension 0 is the channel.
+/// requires: a non-empty image or batch.  throws: Error on an empty tensor.
+template <class S, int R>
+std::vector<double> channel_means(const Eigen::Tensor<S, R, Eigen::ColMajor>& t) {
+  detail::check(t.size() > 0, "channel_means", "argument 't' is empty, expected an image or a batch");
+  const Index C = t.dimension(0), pixels = t.size() / C;
+  std::vector<double> sum(static_cast<std::size_t>(C), 0.0);
+  for (Index p = 0; p < pixels; ++p)
+    for (Index c = 0; c < C; ++c) sum[static_cast<std::size_t>(c)] += static_cast<double>(t.data()[p * C + c]);
+  for (double& s : sum) s /= static_cast<double>(pixels);
+  return sum;
+}
+
+namespace detail_image {
+template <class S, int R>
+void add_per_channel(Eigen::Tensor<S, R, Eigen::ColMajor>& t, const std::vector<double>& values, double sign,
+                     const char* fn) {
+  const Index C = t.dimension(0);
+  detail::check(static_cast<Index>(values.size()) == C, fn, "argument 'means' has ", values.size(),
+                " values, expected one per channel (", C, ")");
+  const Index pixels = C > 0 ? t.size() / C : 0;
+  for (Index p = 0; p < pixels; ++p)
+    for (Index c = 0; c < C; ++c)
+      t.data()[p * C + c] += static_cast<S>(sign * values[static_cast<std::size_t>(c)]);
+}
+}  // namespace detail_image
+
+/// Subtracts means[c] from every value of channel c (the release code's input: 0–255 minus the means).
+/// requires: one mean per channel.  throws: Error otherwise.
+template <class S, int R>
+void subtract_channel_means(Eigen::Tensor<S, R, Eigen::ColMajor>& t, const std::vector<double>& means) {
+  detail_image::add_per_channel(t, means, -1.0, "subtract_channel_means");
+}
+
+/// Adds means[c] to every value of channel c (back to 0–255 intensities before saving).
+/// requires: one mean per channel.  throws: Error otherwise.
+template <class S, int R>
+void add_channel_means(Eigen::Tensor<S, R, Eigen::ColMajor>& t, const std::vector<double>& means) {
+  detail_image::add_per_channel(t, means, +1.0, "add_channel_means");
+}
+
+/// Encodes intensities as an 8-bit PNG in memory: each value is clipped to [0, 255] and rounded.
+/// requires: 1 to 4 channels (gray, gray+alpha, RGB, RGBA), height and width ≥ 1, finite values.
+/// throws: Error on bad shape or a NaN/Inf value.
+template <class S>
+std::vector<unsigned char> encode_png(const Image<S>& image) {
+  const char* fn = "encode_png";
+  const Index C = image.dimension(0), H = image.dimension(1), W = image.dimension(2);
+  detail::check(C >= 1 && C <= 4 && H >= 1 && W >= 1, fn, "argument 'image' has shape ", to_string(shape_of(image)),
+                ", expected 1 to 4 channels and a non-empty picture");
+  detail::check(all_finite(image), fn, "argument 'image' contains NaN or Inf");
+  std::vector<unsigned char> pixels(static_cast<std::size_t>(C * H * W));
+  for (Index y = 0; y < H; ++y)
+    for (Index x = 0; x < W; ++x)
+      for (Index c = 0; c < C; ++c) {
+        const double v = std::clamp(static_cast<double>(image(c, y, x)), 0.0, 255.0);
+        pixels[static_cast<std::size_t>((y * W + x) * C + c)] = static_cast<unsigned char>(std::lround(v));
+      }
+  std::vector<unsigned char> bytes;
+  auto append = [](void* context, void* data, int size) {
+    auto* out = static_cast<std::vector<unsigned char>*>(context);
+    const auto* p = static_cast<const unsigned char*>(data);
+    out->insert(out->end(), p, p + size);
+  };
+  const int ok = stbi_write_png_to_func(append, &bytes, static_cast<int>(W), static_cast<int>(H), static_cast<int>(C),
+                                        pixels.data(), static_cast<int>(W * C));
+  detail::check(ok != 0 && !bytes.empty(), fn, "stb_image_write failed for an image of shape ",
+                to_string(shape_of(image)));
+  return bytes;
+}
+
+/// Saves intensities as an 8-bit PNG, clipped to [0, 255] and rounded, atomically (temporary file +
+/// rename: an interrupted program leaves the old file or the new one, never half of one).
+/// requires: as encode_png; the directory of `path` exists.
+/// throws: Error naming the file when it cannot be written.
+template <class S>
+void save_png(const Image<S>& image, const std::string& path) {
+  write_file_atomically(path, encode_png(image));
+}
+
+/// Options of image_grid and contact_sheet.
+struct GridOptions {
+  /// Images per row; 0 chooses: one row for up to 8 images, otherwise ⌈√n⌉ columns.
+  Index columns = 0;
+  Index gap = 4;             ///< pixels between cells and around the border
+  double background = 255;  ///< intensity of the gaps (255: white)
+};
+
+/// Lays images out in a grid, row by row, in the given order. Cells are as large as the largest image;
+/// a smaller image is centred in its cell.
+/// requires: at least one image; all with the same number of channels; gap ≥ 0; columns ≥ 0.
+/// throws: Error naming the offending image.
+template <class S>
+Image<S> image_grid(const std::vector<Image<S>>& images, const GridOptions& options = {}) {
+  const char* fn = "image_grid";
+  detail::check(!images.empty(), fn, "argument 'images' is empty, expected at least one image");
+  detail::check(options.gap >= 0 && options.columns >= 0, fn, "arguments 'options.gap', 'options.columns' are ",
+                options.gap, ", ", options.columns, ", expected both >= 0");
+  const Index n = static_cast<Index>(images.size());
+  const Index C = images[0].dimension(0);
+  Index cell_h = 0, cell_w = 0;
+  for (Index i = 0; i < n; ++i) {
+    const Image<S>& im = images[static_cast<std::size_t>(i)];
+    detail::check(im.dimension(0) == C && im.size() > 0, fn, "argument 'images': image ", i, " has shape ",
+                  to_string(shape_of(im)), ", expected a non-empty image with ", C, " channels like image 0");
+    cell_h = std::max(cell_h, im.dimension(1));
+    cell_w = std::max(cell_w, im.dimension(2));
+  }
+  Index cols = options.columns;
+  if (cols == 0) cols = n <= 8 ? n : static_cast<Index>(std::ceil(std::sqrt(static_cast<double>(n))));
+  cols = std::min(cols, n);
+  const Index rows = (n + cols - 1) / cols, gap = options.gap;
+  Image<S> grid(C, rows * cell_h + (rows + 1) * gap, cols * cell_w + (cols + 1) * gap);
+  grid.setConstant(static_cast<S>(options.background));
+  for (Index i = 0; i < n; ++i) {
+    const Image<S>& im = images[static_cast<std::size_t>(i)];
+    const Index top = gap + (i / cols) * (cell_h + gap) + (cell_h - im.dimension(1)) / 2;
+    const Index left = gap + (i % cols) * (cell_w + gap) + (cell_w - im.dimension(2)) / 2;
+    for (Index x = 0; x < im.dimension(2); ++x)
+      for (Index y = 0; y < im.dimension(1); ++y)
+        for (Index c = 0; c < C; ++c) grid(c, top + y, left + x) = im(c, y, x);
+  }
+  return grid;
+}
+
+/// The layout of the paper's texture figures (Fig. 6): the observed image first, then every image of
+/// the synthesized batch, in a grid with small gaps. All in the same intensity units (e.g. 0–255).
+/// requires: as image_grid; the batch's channels equal the observed image's.
+/// throws: Error on a channel mismatch or an empty batch.
+template <class S>
+Image<S> contact_sheet(const Image<S>& observed, const Batch<S>& synthesized, const GridOptions& options = {}) {
+  detail::check(batch_size(synthesized) >= 1 && synthesized.dimension(0) == observed.dimension(0), "contact_sheet",
+                "argument 'synthesized' has shape ", to_string(shape_of(synthesized)), "x", batch_size(synthesized),
+                ", expected at least one image with ", observed.dimension(0), " channels");
+  std::vector<Image<S>> images;
+  images.reserve(static_cast<std::size_t>(batch_size(synthesized) + 1));
+  images.push_back(observed);
+  for (Index n = 0; n < batch_size(synthesized); ++n) images.push_back(image_of(synthesized, n));
+  return image_grid(images, options);
+}
+
+}  // namespace gconvnet::io

@@ -1,0 +1,287 @@
+// Tests of gconvnet/io/image.hpp: decoding (gray, RGBA, JPEG), refusals (16-bit, truncated, not an image,
+// huge declared size), PNG round trip, atomic save, resizing, channel means, grids.
+// The small files in tests/data/io/ are written by tests/data/io/make_io_data.py (PIL).
+#include <gconvnet/io/image.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <dirent.h>
+#include <unistd.h>
+
+namespace {
+
+using gconvnet::Error;
+using gconvnet::Image;
+using gconvnet::Index;
+namespace io = gconvnet::io;
+
+std::string data_file(const std::string& name) { return std::string(GCONVNET_TEST_DATA_DIR) + "/io/" + name; }
+
+/// A fresh directory under /tmp, removed with its files when the object goes.
+struct TempDir {
+  std::string path;
+  TempDir() {
+    char name[] = "/tmp/gconvnet_io_XXXXXX";
+    REQUIRE(::mkdtemp(name) != nullptr);
+    path = name;
+  }
+  ~TempDir() {
+    for (const auto& f : files()) std::remove((path + "/" + f).c_str());
+    ::rmdir(path.c_str());
+  }
+  std::vector<std::string> files() const {
+    std::vector<std::string> out;
+    if (DIR* d = ::opendir(path.c_str())) {
+      while (dirent* e = ::readdir(d))
+        if (std::string(e->d_name) != "." && std::string(e->d_name) != "..") out.push_back(e->d_name);
+      ::closedir(d);
+    }
+    return out;
+  }
+};
+
+/// Requires that `f` throws gconvnet::Error whose message contains every one of `parts`.
+template <class F>
+void require_error_mentioning(F&& f, const std::vector<std::string>& parts) {
+  try {
+    f();
+    FAIL("expected gconvnet::Error");
+  } catch (const Error& e) {
+    const std::string what = e.what();
+    for (const auto& p : parts) {
+      INFO("message: " << what);
+      CHECK(what.find(p) != std::string::npos);
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("load_image reads an 8-bit gray PNG as 0-255 intensities, replicated to RGB on request", "[io][image]") {
+  const std::string path = data_file("gray_4x3.png");
+  const io::ImageInfo info = io::image_info(path);
+  CHECK(info.width == 4);
+  CHECK(info.height == 3);
+  CHECK(info.channels == 1);
+  CHECK_FALSE(info.is_16_bit);
+
+  const Image<double> gray = io::load_image<double>(path, {1});
+  REQUIRE(gray.dimension(0) == 1);
+  REQUIRE(gray.dimension(1) == 3);
+  REQUIRE(gray.dimension(2) == 4);
+  for (Index y = 0; y < 3; ++y)
+    for (Index x = 0; x < 4; ++x) CHECK(gray(0, y, x) == 20 * x + 60 * y + 5);  // exact: lossless 8-bit
+
+  const Image<float> rgb = io::load_image<float>(path);  // default: 3 channels
+  REQUIRE(rgb.dimension(0) == 3);
+  for (Index y = 0; y < 3; ++y)
+    for (Index x = 0; x < 4; ++x)
+      for (Index c = 0; c < 3; ++c) CHECK(rgb(c, y, x) == static_cast<float>(20 * x + 60 * y + 5));
+
+  CHECK(io::load_image<float>(path, {0}).dimension(0) == 1);  // as stored
+}
+
+TEST_CASE("load_image drops the alpha channel of an RGBA PNG", "[io][image]") {
+  const std::string path = data_file("rgba_3x2.png");
+  CHECK(io::image_info(path).channels == 4);
+  for (Index channels : {Index(0), Index(3)}) {
+    const Image<float> im = io::load_image<float>(path, {channels});
+    REQUIRE(im.dimension(0) == 3);
+    REQUIRE(im.dimension(1) == 2);
+    REQUIRE(im.dimension(2) == 3);
+    for (Index y = 0; y < 2; ++y)
+      for (Index x = 0; x < 3; ++x) {
+        CHECK(im(0, y, x) == 10 * x + 1);
+        CHECK(im(1, y, x) == 100 + 50 * y);
+        CHECK(im(2, y, x) == 200 - 30 * x);
+      }
+  }
+  // Gray from colour is a luminance: between the smallest and the largest channel.
+  const Image<float> gray = io::load_image<float>(path, {1});
+  REQUIRE(gray.dimension(0) == 1);
+  CHECK(gray(0, 0, 0) >= 1);
+  CHECK(gray(0, 0, 0) <= 200);
+}
+
+TEST_CASE("load_image decodes a JPEG", "[io][image]") {
+  const Image<float> im = io::load_image<float>(data_file("solid_8x8.jpg"));
+  REQUIRE(im.dimension(0) == 3);
+  REQUIRE(im.dimension(1) == 8);
+  REQUIRE(im.dimension(2) == 8);
+  // JPEG is lossy; quality 95 on a flat colour stays within a few levels.
+  const float expected[3] = {200, 100, 50};
+  for (Index y = 0; y < 8; ++y)
+    for (Index x = 0; x < 8; ++x)
+      for (Index c = 0; c < 3; ++c) CHECK(std::abs(im(c, y, x) - expected[c]) <= 4);
+}
+
+TEST_CASE("load_image refuses bad files with an Error naming the file", "[io][image]") {
+  SECTION("16 bits per channel") {
+    const std::string path = data_file("gray16_4x4.png");
+    CHECK(io::image_info(path).is_16_bit);
+    require_error_mentioning([&] { io::load_image<float>(path); }, {"load_image", path, "16 bits"});
+  }
+  SECTION("truncated") {
+    const std::string path = data_file("truncated.png");
+    CHECK(io::image_info(path).width == 16);  // the header is intact, the pixels are not
+    require_error_mentioning([&] { io::load_image<float>(path); }, {"load_image", path, "cannot decode"});
+  }
+  SECTION("not an image") {
+    const std::string path = data_file("not_an_image.png");
+    require_error_mentioning([&] { io::load_image<float>(path); }, {path, "not an image"});
+  }
+  SECTION("missing file") {
+    const std::string path = data_file("no_such_file.png");
+    require_error_mentioning([&] { io::load_image<float>(path); }, {path, "cannot open"});
+  }
+  SECTION("declared size above the limit, refused before decoding") {
+    const std::string path = data_file("huge_9000x9000.png");
+    const io::ImageInfo info = io::image_info(path);
+    CHECK(info.width == 9000);
+    CHECK(info.height == 9000);
+    require_error_mentioning([&] { io::load_image<float>(path); }, {path, "9000x9000", "8192"});
+    // A smaller limit applies to ordinary images too.
+    require_error_mentioning([&] { io::load_image<float>(data_file("gray_4x3.png"), {3, 3}); }, {"4x3", "3x3"});
+  }
+  SECTION("bad options") {
+    require_error_mentioning([&] { io::load_image<float>(data_file("gray_4x3.png"), {2}); }, {"options.channels"});
+  }
+}
+
+TEST_CASE("save_png then load_image gives back the rounded, clipped intensities", "[io][image]") {
+  TempDir dir;
+  std::mt19937_64 engine(7);
+  std::uniform_real_distribution<double> u(-40.0, 300.0);  // some values outside 0-255 to test clipping
+  for (Index C : {Index(1), Index(3), Index(4)}) {
+    Image<double> im(C, 5, 7);
+    for (Index i = 0; i < im.size(); ++i) im.data()[i] = u(engine);
+    const std::string path = dir.path + "/round_trip_" + std::to_string(C) + ".png";
+    io::save_png(im, path);
+    const io::ImageInfo info = io::image_info(path);
+    CHECK(info.channels == C);
+    if (C == 4) continue;  // load_image drops alpha by design
+    const Image<double> back = io::load_image<double>(path, {C});
+    REQUIRE(back.dimension(0) == C);
+    REQUIRE(back.dimension(1) == 5);
+    REQUIRE(back.dimension(2) == 7);
+    for (Index c = 0; c < C; ++c)
+      for (Index y = 0; y < 5; ++y)
+        for (Index x = 0; x < 7; ++x)
+          CHECK(back(c, y, x) == std::round(std::min(255.0, std::max(0.0, im(c, y, x)))));
+  }
+  // The temporary files of the atomic writes are gone.
+  for (const auto& f : dir.files()) CHECK(f.find(".tmp-") == std::string::npos);
+}
+
+TEST_CASE("save_png replaces an existing file and refuses an unwritable path or a NaN", "[io][image]") {
+  TempDir dir;
+  const std::string path = dir.path + "/out.png";
+  Image<float> a(1, 2, 2), b(1, 3, 3);
+  a.setConstant(10);
+  b.setConstant(20);
+  io::save_png(a, path);
+  io::save_png(b, path);
+  const Image<float> back = io::load_image<float>(path, {1});
+  CHECK(back.dimension(1) == 3);
+  CHECK(back(0, 1, 1) == 20);
+  CHECK(dir.files().size() == 1);
+
+  require_error_mentioning([&] { io::save_png(a, dir.path + "/no_such_dir/x.png"); }, {"no_such_dir/x.png"});
+  Image<float> bad(3, 2, 2);
+  bad.setConstant(std::numeric_limits<float>::quiet_NaN());
+  require_error_mentioning([&] { io::save_png(bad, path); }, {"encode_png", "NaN"});
+  Image<float> five(5, 2, 2);
+  five.setZero();
+  require_error_mentioning([&] { io::encode_png(five); }, {"encode_png", "5x2x2"});
+}
+
+TEST_CASE("resize_image keeps constants, halves a ramp sensibly, and checks its arguments", "[io][image]") {
+  Image<float> flat(3, 16, 12);
+  for (Index c = 0; c < 3; ++c)
+    for (Index y = 0; y < 16; ++y)
+      for (Index x = 0; x < 12; ++x) flat(c, y, x) = 50.0f * static_cast<float>(c + 1);
+  for (auto [h, w] : {std::pair<Index, Index>{8, 6}, {32, 20}, {5, 13}}) {
+    const Image<float> r = io::resize_image(flat, h, w);
+    REQUIRE(r.dimension(0) == 3);
+    REQUIRE(r.dimension(1) == h);
+    REQUIRE(r.dimension(2) == w);
+    for (Index c = 0; c < 3; ++c)
+      for (Index y = 0; y < h; ++y)
+        for (Index x = 0; x < w; ++x) CHECK(r(c, y, x) == Approx(50.0 * (c + 1)).margin(1e-3));
+  }
+  // A horizontal ramp shrunk 2× stays a ramp: increasing left to right, constant down each column,
+  // mean preserved (the filter is normalised; edges clamp, so allow a little at the ends).
+  Image<double> ramp(1, 8, 64);
+  for (Index y = 0; y < 8; ++y)
+    for (Index x = 0; x < 64; ++x) ramp(0, y, x) = 2.0 * static_cast<double>(x) + 0.5;
+  const Image<double> half = io::resize_image(ramp, 4, 32);
+  double mean = 0;
+  for (Index x = 0; x < 32; ++x) {
+    for (Index y = 1; y < 4; ++y) CHECK(half(0, y, x) == Approx(half(0, 0, x)).margin(1e-3));
+    if (x > 0) CHECK(half(0, 0, x) > half(0, 0, x - 1));
+    if (x > 1 && x < 30) CHECK(half(0, 0, x) == Approx(4.0 * x + 1.5).margin(1e-2));  // centre of 2 source pixels
+    mean += half(0, 0, x) / 32;
+  }
+  CHECK(mean == Approx(64.0).margin(0.5));
+  require_error_mentioning([&] { io::resize_image(ramp, 0, 4); }, {"resize_image", "'height'"});
+}
+
+TEST_CASE("channel means: computed per channel, subtracted and added back exactly", "[io][image]") {
+  gconvnet::Batch<double> b(3, 2, 2, 2);
+  for (Index n = 0; n < 2; ++n)
+    for (Index y = 0; y < 2; ++y)
+      for (Index x = 0; x < 2; ++x)
+        for (Index c = 0; c < 3; ++c) b(c, y, x, n) = 100.0 * c + 10.0 * y + x + 4.0 * n;
+  const std::vector<double> means = io::channel_means(b);
+  REQUIRE(means.size() == 3);
+  for (Index c = 0; c < 3; ++c) CHECK(means[static_cast<std::size_t>(c)] == Approx(100.0 * c + 5 + 0.5 + 2).epsilon(1e-14));
+  gconvnet::Batch<double> copy = b;
+  io::subtract_channel_means(copy, means);
+  for (double m : io::channel_means(copy)) CHECK(m == Approx(0.0).margin(1e-12));
+  io::add_channel_means(copy, means);
+  for (Index i = 0; i < b.size(); ++i) CHECK(copy.data()[i] == Approx(b.data()[i]).epsilon(1e-14));
+  require_error_mentioning([&] { io::add_channel_means(copy, {1.0, 2.0}); }, {"add_channel_means", "'means'", "2"});
+}
+
+TEST_CASE("contact_sheet puts the observed image first, then the synthesized ones, with gaps", "[io][image]") {
+  Image<float> observed(1, 4, 4);
+  observed.setConstant(1);
+  gconvnet::Batch<float> synth(1, 4, 4, 3);
+  for (Index n = 0; n < 3; ++n)
+    for (Index i = 0; i < 16; ++i) synth.data()[n * 16 + i] = static_cast<float>(10 * (n + 1));
+  const io::GridOptions opt{0, 2, 255};
+  const Image<float> sheet = io::contact_sheet(observed, synth, opt);
+  // One row of 4 cells: width 4·4 + 5·2, height 4 + 2·2.
+  REQUIRE(sheet.dimension(1) == 8);
+  REQUIRE(sheet.dimension(2) == 26);
+  CHECK(sheet(0, 0, 0) == 255);      // border gap
+  CHECK(sheet(0, 2, 2) == 1);        // observed, first cell
+  CHECK(sheet(0, 2, 6) == 255);      // gap between cells
+  CHECK(sheet(0, 3, 8) == 10);       // synthesized 0
+  CHECK(sheet(0, 3, 14) == 20);      // synthesized 1
+  CHECK(sheet(0, 5, 23) == 30);      // synthesized 2
+  CHECK(sheet(0, 7, 25) == 255);
+
+  // Two columns: 2 rows; a larger image sets the cell size and a smaller one is centred.
+  std::vector<Image<float>> images{observed, Image<float>(1, 6, 6)};
+  images[1].setConstant(7);
+  images.push_back(observed);
+  const Image<float> grid = io::image_grid(images, {2, 1, 0});
+  REQUIRE(grid.dimension(1) == 2 * 6 + 3);
+  REQUIRE(grid.dimension(2) == 2 * 6 + 3);
+  CHECK(grid(0, 1, 1) == 0);  // small image centred: its cell starts with a 1-pixel margin
+  CHECK(grid(0, 2, 2) == 1);
+  CHECK(grid(0, 1, 8) == 7);
+  CHECK(grid(0, 9, 2) == 1);  // third image, second row
+
+  std::vector<Image<float>> mixed{observed, Image<float>(3, 4, 4)};
+  require_error_mentioning([&] { io::image_grid(mixed); }, {"image_grid", "image 1", "1 channels"});
+}
