@@ -100,12 +100,20 @@ std::vector<AnyLayer<S>> parse_layers(const std::string& spec) {
       detail::check(nums.size() >= lo && nums.size() <= hi, fn, "argument 'spec': item '", item, "' takes ", lo,
                     lo == hi ? "" : std::string(" to ") + std::to_string(hi), " numbers, got ", nums.size());
     };
+    // A layer's own check (zero stride, …) is reported with the item it came from.
+    auto add = [&](auto make) {
+      try {
+        out.emplace_back(make());
+      } catch (const Error& e) {
+        detail::fail(fn, "argument 'spec': item '", item, "': ", e.what());
+      }
+    };
     if (kind == "conv") {
       arity(2, 4);
-      out.emplace_back(Conv<S>(nums[0], nums[1], nums.size() > 2 ? nums[2] : 1, nums.size() > 3 ? nums[3] : 0));
+      add([&] { return Conv<S>(nums[0], nums[1], nums.size() > 2 ? nums[2] : 1, nums.size() > 3 ? nums[3] : 0); });
     } else if (kind == "fc") {
       arity(1, 1);
-      out.emplace_back(Conv<S>::fully_connected(nums[0]));
+      add([&] { return Conv<S>::fully_connected(nums[0]); });
     } else if (kind == "relu") {
       arity(0, 0);
       out.emplace_back(ReLU<S>{});
@@ -114,7 +122,7 @@ std::vector<AnyLayer<S>> parse_layers(const std::string& spec) {
       out.emplace_back(Softplus<S>{});
     } else if (kind == "maxpool") {
       arity(1, 2);
-      out.emplace_back(MaxPool<S>(nums[0], nums.size() > 1 ? nums[1] : 0));
+      add([&] { return MaxPool<S>(nums[0], nums.size() > 1 ? nums[1] : 0); });
     } else {
       detail::fail(fn, "argument 'spec': item '", item, "' is not a layer; expected conv, fc, relu, softplus or maxpool");
     }
