@@ -44,8 +44,7 @@ public:
         pattern.switches.dimension(2) != Wo || pattern.switches.dimension(3) != N)
       pattern.switches.resize(C, Ho, Wo, N);
     const Index outer = Wo * N;
-    GCONVNET_PARALLEL_FOR
-    for (Index vn = 0; vn < outer; ++vn) {
+    detail::parallel_for(outer, [&](Index vn) {
       const Index v = vn % Wo, n = vn / Wo;
       const S* xs = x.data() + n * in_.size();
       for (Index u = 0; u < Ho; ++u) {
@@ -66,20 +65,19 @@ public:
           so[c] = best;
         }
       }
-    }
+    });
   }
 
   void backward(const LayerPattern<S>& pattern, const Batch<S>& dy, Batch<S>& dx) const {
     const Index N = batch_size(dy), per_out = out_.size(), per_in = in_.size();
     ensure_shape(dx, in_, N);
     dx.setZero();
-    GCONVNET_PARALLEL_FOR
-    for (Index n = 0; n < N; ++n) {
+    detail::parallel_for(N, [&](Index n) {
       const Index* s = pattern.switches.data() + n * per_out;
       const S* d = dy.data() + n * per_out;
       S* o = dx.data() + n * per_in;
       for (Index k = 0; k < per_out; ++k) o[s[k]] += d[k];
-    }
+    });
   }
 
   S bias_term(const Batch<S>&, Index) const { return S(0); }
