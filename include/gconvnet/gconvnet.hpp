@@ -17,4 +17,8 @@
 #include "gconvnet/model/energy_model.hpp"
 #include "gconvnet/model/initialize.hpp"
 #include "gconvnet/model/model_base.hpp"
+#include "gconvnet/sampling/diagnostics.hpp"
+#include "gconvnet/sampling/grade.hpp"
+#include "gconvnet/sampling/langevin.hpp"
+#include "gconvnet/sampling/random.hpp"
 #include "gconvnet/version.hpp"
