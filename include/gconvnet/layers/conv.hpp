@@ -9,9 +9,18 @@
 #include "gconvnet/core/tensor.hpp"
 #include "gconvnet/detail/parallel.hpp"
 #include "gconvnet/layers/concepts.hpp"
+#include "gconvnet/layers/detail/fast_conv.hpp"
 #include "gconvnet/layers/layer_pattern.hpp"
 
 namespace gconvnet {
+
+/// How a Conv computes its three products (bottom-up, top-down, weight gradient).
+///  - im2col:    patches + GEMM; any kernel, stride and padding (the reference).
+///  - winograd:  Winograd F(m×m, r×r) for square kernels, strided kernels reduced to stride 1 by
+///               polyphase decomposition; used wherever the kernel allows it, im2col elsewhere.
+///  - automatic: winograd where it is supported and expected to pay, im2col otherwise (the default).
+/// Every choice computes the same function; they differ by rounding only.
+enum class ConvAlgorithm { automatic, im2col, winograd };
 
 /// What this object represents: K filters w_k of size C×kh×kw and biases b_k applied at stride s to
 /// the input zero-padded by p on every side (cross-correlation, as in the paper and MatConvNet):
@@ -20,8 +29,11 @@ namespace gconvnet {
 /// gives the prototype model's K filters over the image (Sec. 5).
 ///
 /// Computed as patches + GEMM: the input's patches form a K_in × (H_out·W_out·N) matrix P (im2col),
-/// y = W·P + b, the top-down pass is col2im(Wᵀ·dy) and the weight gradient dy·Pᵀ. All buffers are
-/// kept and reused: a repeated call with the same batch size allocates nothing.
+/// y = W·P + b, the top-down pass is col2im(Wᵀ·dy) and the weight gradient dy·Pᵀ. Where the kernel
+/// allows it (square, polyphase kernel ⌈k/s⌉ of 3, 5 or 7), the three products use Winograd minimal
+/// filtering instead, with about 4–6× fewer multiplications (layers/detail/fast_conv.hpp; see
+/// ConvAlgorithm). All buffers are kept and reused: a repeated call with the same batch size
+/// allocates nothing.
 template <class S>
 class Conv {
 public:
@@ -68,10 +80,26 @@ public:
       weights_.setZero();
     }
     if (bias_.size() != filters_) bias_ = Vector<S>::Zero(filters_);
+    choose_algorithm();
     return out_;
   }
 
+  /// Selects the algorithm (see ConvAlgorithm); takes effect at once, for the next forward pass
+  /// (a following backward or accumulate_gradient needs a forward pass after the change).
+  void set_algorithm(ConvAlgorithm algorithm) {
+    algorithm_ = algorithm;
+    if (kh_ > 0) choose_algorithm();
+  }
+  /// The algorithm asked for.
+  ConvAlgorithm algorithm() const { return algorithm_; }
+  /// The algorithm in use for the configured shape: im2col or winograd.
+  ConvAlgorithm active_algorithm() const { return fast_.planned() ? ConvAlgorithm::winograd : ConvAlgorithm::im2col; }
+  /// Scalars held by the layer's reusable buffers (patches, columns or Winograd transforms) after the
+  /// calls made so far: its working memory beyond weights, inputs and outputs.
+  Index workspace_size() const { return patches_.size() + columns_.size() + fast_.buffer_size(); }
+
   void forward(const Batch<S>& x, Batch<S>& y, LayerPattern<S>& /*pattern*/) {
+    if (fast_.planned()) return fast_.forward(weights_.data(), bias_.data(), x, y);
     const Index n = batch_size(x);
     im2col(x, patches_);
     ensure_shape(y, out_, n);
@@ -81,6 +109,7 @@ public:
   }
 
   void backward(const LayerPattern<S>& /*pattern*/, const Batch<S>& dy, Batch<S>& dx) {
+    if (fast_.planned()) return fast_.backward(weights_.data(), dy, dx);
     const Index n = batch_size(dy);
     columns_.resize(patch_size(), out_.pixels() * n);
     columns_.noalias() = weight_matrix().transpose() * as_pixel_columns(dy);
@@ -98,9 +127,13 @@ public:
   /// blocks[0] += scale·dy·Pᵀ (weights), blocks[1] += scale·Σ dy (biases), P from the last forward.
   void accumulate_gradient(const Batch<S>& dy, S scale, Vector<S>* blocks) const {
     const auto d = as_pixel_columns(dy);
-    assert(d.cols() == patches_.cols());
-    Eigen::Map<Matrix<S>> gw(blocks[0].data(), filters_, patch_size());
-    gw.noalias() += scale * (d * patches_.transpose());
+    if (fast_.planned()) {
+      fast_.accumulate_gradient(dy, scale, blocks[0].data());
+    } else {
+      assert(d.cols() == patches_.cols());
+      Eigen::Map<Matrix<S>> gw(blocks[0].data(), filters_, patch_size());
+      gw.noalias() += scale * (d * patches_.transpose());
+    }
     blocks[1].noalias() += scale * d.rowwise().sum();
   }
 
@@ -134,6 +167,15 @@ public:
 
 private:
   Index patch_size() const { return in_.channels * kh_ * kw_; }
+
+  void choose_algorithm() {
+    fast_ = detail::WinogradConv<S>();
+    patches_.resize(0, 0);
+    columns_.resize(0, 0);
+    if (algorithm_ == ConvAlgorithm::im2col || kernel_h_ == whole_input) return;
+    const int m = detail::winograd_choose_tile(kh_, kw_, stride_, in_, out_, algorithm_ == ConvAlgorithm::winograd);
+    if (m > 0) fast_.plan(in_, out_, kh_, stride_, padding_, m);
+  }
 
   Eigen::Map<const Matrix<S>> weight_matrix() const {
     return Eigen::Map<const Matrix<S>>(weights_.data(), filters_, patch_size());
@@ -208,6 +250,8 @@ private:
   Vector<S> bias_;
   Matrix<S> patches_;  // im2col of the last forward's input
   Matrix<S> columns_;  // Wᵀ·dy of the last backward
+  ConvAlgorithm algorithm_ = ConvAlgorithm::automatic;
+  detail::WinogradConv<S> fast_;  // planned when the Winograd path is in use
 };
 
 }  // namespace gconvnet
