@@ -3,21 +3,30 @@
 // GEMM throughput at the layer-2 shape.
 //
 //   bench_langevin [--json] [--sizes 224,112,64] [--chains 1,16] [--threads 1,2] [--repeats N]
+//                  [--algorithm auto|im2col|winograd]
 //
 // Effective GFLOP/s counts every convolution as direct convolution: 2·MACs for the bottom-up pass and
 // the same again for the top-down pass (and for the weight gradient in a learning iteration), so a
-// faster algorithm (fewer real operations) shows as a higher figure. Each configuration runs in a
-// child process so that its peak resident memory (ru_maxrss) is its own.
+// faster algorithm (fewer real operations) shows as a higher figure. --algorithm sets every
+// convolution's ConvAlgorithm (auto: the library's choice), so one build compares the paths.
+//
+// Memory: each configuration runs in a child process. peak_MiB is the growth of its resident memory
+// (VmHWM at the end of the learning iteration minus VmRSS before the model is built; the GEMM
+// reference runs afterwards and is not counted). The working set (ws) is what the algorithm holds:
+// weights and gradients, the chains and their gradient, every layer's activation, top-down buffer and
+// pattern, the observed image, and every convolution's own buffers as it reports them
+// (Conv::workspace_size: patches and columns for im2col; padded inputs, transformed filters,
+// per-thread tile buffers and weight-gradient buffers for Winograd).
 #include <gconvnet/gconvnet.hpp>
 #include <gconvnet/sampling/langevin.hpp>
 
-#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <random>
@@ -37,12 +46,26 @@ using Clock = std::chrono::steady_clock;
 struct Config {
   Index size, chains;
   int threads;
+  ConvAlgorithm algorithm;
 };
 
 struct Result {
   double step_seconds = 0, iteration_seconds = 0, gemm_gflops = 0;
-  double step_gflop = 0, iteration_gflop = 0, working_set = 0;
+  double step_gflop = 0, iteration_gflop = 0, working_set = 0, peak = 0;
 };
+
+// Resident memory from /proc/self/status: "VmRSS" (now) or "VmHWM" (peak), in bytes.
+double resident_bytes(const char* field) {
+  std::FILE* f = std::fopen("/proc/self/status", "r");
+  if (!f) return 0;
+  char line[256];
+  double kib = 0;
+  const std::size_t n = std::strlen(field);
+  while (std::fgets(line, sizeof line, f))
+    if (std::strncmp(line, field, n) == 0 && line[n] == ':') kib = std::atof(line + n + 1);
+  std::fclose(f);
+  return kib * 1024.0;
+}
 
 void set_threads(int t) {
 #ifdef _OPENMP
@@ -72,8 +95,12 @@ auto texture_net(Index size) {
 
 Result run(const Config& c, int repeats) {
   set_threads(c.threads);
+  const double rss_at_start = resident_bytes("VmRSS");
   std::mt19937_64 engine(1);
   auto model = texture_net(c.size);
+  model.layer<0>().set_algorithm(c.algorithm);
+  model.layer<2>().set_algorithm(c.algorithm);
+  model.layer<4>().set_algorithm(c.algorithm);
   initialize_normal(model, engine, 0.01);
   const double macs = static_cast<double>(model.macs());
 
@@ -101,6 +128,16 @@ Result run(const Config& c, int repeats) {
   });
   r.iteration_gflop = (10 * 4 * macs * static_cast<double>(c.chains) + 6 * macs * static_cast<double>(c.chains + 1)) * 1e-9;
 
+  // Working set (see the header comment), then the peak before the GEMM reference allocates.
+  double floats = 2.0 * static_cast<double>(chains.size()) + 2.0 * static_cast<double>(model.num_parameters()) +
+                  static_cast<double>(observed.size());
+  for (Index l = 0; l < model.num_layers(); ++l)
+    floats += 3.0 * static_cast<double>(model.output_shape(l).size() * c.chains);  // activation, top-down, gate
+  floats += static_cast<double>(model.layer<0>().workspace_size() + model.layer<2>().workspace_size() +
+                                model.layer<4>().workspace_size());
+  r.working_set = floats * sizeof(float);
+  r.peak = resident_bytes("VmHWM") - rss_at_start;
+
   // The same process's GEMM at the layer-2 shape: (64 × 2500) · (2500 × H2·W2·N).
   const Shape s2 = model.output_shape(2);
   const Index m = 64, k = 2500, n = s2.pixels() * c.chains;
@@ -108,21 +145,6 @@ Result run(const Config& c, int repeats) {
   C.noalias() = A * B;
   const double gemm_seconds = best_time(repeats, [&] { C.noalias() = A * B; });
   r.gemm_gflops = 2.0 * m * k * n / gemm_seconds * 1e-9;
-
-  // Working set: weights, chains and their gradient, every layer's activation, top-down buffer and
-  // pattern, and the patch and column buffers of every convolution.
-  double floats = 2.0 * static_cast<double>(chains.size()) + static_cast<double>(model.num_parameters());
-  Shape in = model.input_shape();
-  for (Index l = 0; l < model.num_layers(); ++l) {
-    const Shape out = model.output_shape(l);
-    floats += 3.0 * static_cast<double>(out.size() * c.chains);  // activation, top-down buffer, gate
-    if (out.channels != in.channels || l == 0 || l == 2 || l == 4) {
-      const Index k_l = l == 0 ? 3 * 225 : (l == 2 ? 100 * 25 : 64 * 9);
-      floats += 2.0 * static_cast<double>(k_l * out.pixels() * c.chains);  // patches + columns
-    }
-    in = out;
-  }
-  r.working_set = floats * sizeof(float);
   return r;
 }
 
@@ -139,6 +161,8 @@ int main(int argc, char** argv) {
   bool json = false;
   std::vector<Index> sizes{224, 112, 64}, chain_counts{1, 16}, thread_counts{1, 2};
   int repeats = 5;
+  ConvAlgorithm algorithm = ConvAlgorithm::automatic;
+  std::string algorithm_name = "auto";
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -153,20 +177,33 @@ int main(int argc, char** argv) {
     else if (a == "--chains") chain_counts = parse_list(next());
     else if (a == "--threads") thread_counts = parse_list(next());
     else if (a == "--repeats") repeats = std::stoi(next());
+    else if (a == "--algorithm") {
+      algorithm_name = next();
+      if (algorithm_name == "auto") algorithm = ConvAlgorithm::automatic;
+      else if (algorithm_name == "im2col") algorithm = ConvAlgorithm::im2col;
+      else if (algorithm_name == "winograd") algorithm = ConvAlgorithm::winograd;
+      else {
+        std::cerr << "bench_langevin: --algorithm is '" << algorithm_name << "', expected auto, im2col or winograd\n";
+        return 2;
+      }
+    }
     else {
-      std::cerr << "usage: bench_langevin [--json] [--sizes 224,112,64] [--chains 1,16] [--threads 1,2] [--repeats N]\n";
+      std::cerr << "usage: bench_langevin [--json] [--sizes 224,112,64] [--chains 1,16] [--threads 1,2] [--repeats N]"
+                   " [--algorithm auto|im2col|winograd]\n";
       return a == "--help" ? 0 : 2;
     }
   }
 
   std::vector<std::string> rows;
-  if (!json)
+  if (!json) {
+    std::printf("algorithm: %s\n", algorithm_name.c_str());
     std::printf("%5s %6s %7s %11s %11s %9s %9s %7s %9s %9s\n", "size", "chains", "threads", "step_s", "iter_s",
                 "eff_GF/s", "gemm_GF/s", "ratio", "peak_MiB", "peak/ws");
+  }
   for (Index size : sizes)
     for (Index chains : chain_counts)
       for (Index threads : thread_counts) {
-        const Config c{size, chains, static_cast<int>(threads)};
+        const Config c{size, chains, static_cast<int>(threads), algorithm};
         int fd[2];
         if (pipe(fd) != 0) return 1;
         const pid_t pid = fork();
@@ -181,18 +218,17 @@ int main(int argc, char** argv) {
         const bool got = read(fd[0], &r, sizeof r) == static_cast<ssize_t>(sizeof r);
         close(fd[0]);
         int status = 0;
-        rusage usage{};
-        wait4(pid, &status, 0, &usage);
+        waitpid(pid, &status, 0);
         if (!got || status != 0) {
           std::cerr << "bench_langevin: configuration " << size << "/" << chains << "/" << threads << " failed\n";
           return 1;
         }
-        const double peak = static_cast<double>(usage.ru_maxrss) * 1024.0;
+        const double peak = r.peak;
         const double eff = r.step_gflop / r.step_seconds;
         const double iter_eff = r.iteration_gflop / r.iteration_seconds;
         if (json) {
           std::ostringstream os;
-          os << "{\"size\": " << size << ", \"chains\": " << chains << ", \"threads\": " << threads
+          os << "{\"algorithm\": \"" << algorithm_name << "\", \"size\": " << size << ", \"chains\": " << chains << ", \"threads\": " << threads
              << ", \"langevin_step_seconds\": " << r.step_seconds
              << ", \"learning_iteration_seconds\": " << r.iteration_seconds << ", \"effective_gflops\": " << eff
              << ", \"learning_effective_gflops\": " << iter_eff << ", \"gemm_gflops\": " << r.gemm_gflops
