@@ -1,0 +1,251 @@
+// gconvnet/learning/learner_base.hpp — what MleLearner (Algorithm 1) and CdLearner (Sec. 7) share:
+// the observed images, the synthesized chains, the layer stages, the optimizer and the random engine.
+//
+// One learning iteration (eq. 7.2):
+//   1. L Langevin steps (eq. 6.10) on the chains — persistent for MLE, restarted from the observed
+//      images for CD;
+//   2. H_obs = (1/M) Σ_m ∂f(I_m; w)/∂w,  H_syn = (1/M̃) Σ_m ∂f(Ĩ_m; w)/∂w;
+//   3. w ← w + η (H_obs − H_syn) through the Optimizer (release-code normalisation, cap, decay).
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <random>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "gconvnet/core/error.hpp"
+#include "gconvnet/core/tensor.hpp"
+#include "gconvnet/layers/concepts.hpp"
+#include "gconvnet/learning/optimizer.hpp"
+#include "gconvnet/learning/options.hpp"
+#include "gconvnet/learning/stages.hpp"
+#include "gconvnet/learning/statistics.hpp"
+#include "gconvnet/model/activation_pattern.hpp"
+#include "gconvnet/sampling/langevin.hpp"
+#include "gconvnet/sampling/random.hpp"
+
+namespace gconvnet {
+
+template <class Model>
+class LearnerBase;
+
+namespace io {
+/// Defined in gconvnet/io/checkpoint.hpp (needs gconvnet::io); the learners' save_checkpoint and
+/// load_checkpoint members name it, so calling them without that header is a compile error about
+/// this incomplete type.
+template <class Model>
+struct LearnerCheckpoint;
+}  // namespace io
+
+/// What this object represents: the state both learners share, for a model whose layers are all
+/// declared up front and learned in stages (prefixes, see stage_depths). It does not own the model;
+/// the model must outlive the learner and its weights are the learner's weights (initialise them,
+/// e.g. with initialize_normal, before the first step).
+/// Determinism: the learner owns its std::mt19937_64 (seeded with `seed`), so the same model,
+/// observed images, options, seed and thread count give bit-identical weights and chains, and a
+/// checkpoint (gconvnet/io/checkpoint.hpp) captures all of it.
+template <class Model>
+class LearnerBase {
+public:
+  using ModelType = Model;
+  using Scalar = typename Model::Scalar;
+  using Engine = std::mt19937_64;
+  using Callback = std::function<void(const IterationStats&)>;
+
+  // --- stages (layer growing, Sec. 8) -------------------------------------------------------------
+
+  /// The current 0-based stage; the model's depth is stage_depths()[stage()].
+  Index stage() const { return stage_; }
+  Index num_stages() const { return static_cast<Index>(depths_.size()); }
+  /// The depth of every stage (see stage_depths(model)).
+  const std::vector<Index>& stage_depths() const { return depths_; }
+
+  /// Moves to stage s (0 ≤ s < num_stages()): the model's depth becomes stage_depths()[s]; every
+  /// learned weight stays as it is; when s differs from the current stage the chains restart
+  /// (reset_chains_on_grow) or carry on. η becomes learning_rate × learning_rate_factor_on_grow^(s − s₀),
+  /// s₀ the stage the learner started at (MLE: 0; CD: the last), never above learning_rate. With
+  /// freeze_lower_layers only the layers added by stage s learn.
+  /// throws: Error when s is out of range.
+  void set_stage(Index s) {
+    detail::check(s >= 0 && s < num_stages(), learner_name_, "::set_stage: argument 's' is ", s, ", expected 0..",
+                  num_stages() - 1);
+    const bool changed = s != stage_;
+    stage_ = s;
+    model_->set_depth(depths_[static_cast<std::size_t>(s)]);
+    if (changed && options_.reset_chains_on_grow) initialize_chains();
+  }
+
+  /// η at the current stage (before the bias multiplier).
+  double learning_rate() const {
+    const Index k = std::max<Index>(0, stage_ - first_stage_);
+    return options_.optimizer.learning_rate * std::pow(options_.learning_rate_factor_on_grow, static_cast<double>(k));
+  }
+
+  // --- iterations ---------------------------------------------------------------------------------
+
+  /// Number of iterations done so far, across stages.
+  Index iteration() const { return iteration_; }
+
+  /// One learning iteration (see the top of this header); returns its statistics and passes them to
+  /// the callback if one is set.
+  /// throws: NumericalError when the chains, the gradient or the parameters become NaN or Inf.
+  IterationStats step() {
+    using S = Scalar;
+    const auto start = std::chrono::steady_clock::now();
+    Model& model = *model_;
+    const Index depth = depths_[static_cast<std::size_t>(stage_)];
+    if (model.depth() != depth) model.set_depth(depth);
+
+    if (restart_from_observed_) chains_ = observed_;  // CD: every iteration starts at the data
+    langevin(model, chains_, options_.langevin, engine_, workspace_);
+
+    IterationStats stats;
+    stats.iteration = iteration_;
+    stats.stage = stage_;
+    stats.learning_rate = learning_rate();
+    gradient_.set_zero();
+    const Index M = batch_size(observed_), Ms = batch_size(chains_);
+    model.score(observed_, scores_);
+    stats.score_observed = static_cast<double>(scores_.template cast<double>().mean());
+    model.accumulate_parameter_gradient(observed_, gradient_, S(1) / static_cast<S>(M));  // H_obs
+    stats.active_observed = active_fractions(model.last_pattern());
+    model.score(chains_, scores_);
+    stats.score_synthesized = static_cast<double>(scores_.template cast<double>().mean());
+    model.accumulate_parameter_gradient(chains_, gradient_, -S(1) / static_cast<S>(Ms));  // − H_syn
+    stats.active_synthesized = active_fractions(model.last_pattern());
+
+    const auto params = model.parameters();
+    Index last_layer = -1;
+    for (std::size_t b = 0; b < params.size(); ++b) {
+      if (params[b].layer >= depth) continue;
+      if (params[b].layer != last_layer) stats.gradient_norm.push_back(0.0);
+      last_layer = params[b].layer;
+      stats.gradient_norm.back() += static_cast<double>(gradient_.blocks[b].squaredNorm());
+    }
+    for (double& g : stats.gradient_norm) g = std::sqrt(g);
+    if (!gradient_.all_finite())
+      throw NumericalError(detail::concat(learner_name_, "::step: the gradient became NaN or Inf at iteration ",
+                                          iteration_, "; try a smaller step size or learning rate"));
+
+    // eq. 7.2 ascent, with the release code's preprocessing
+    update_ = gradient_;
+    std::vector<double> map_sizes(params.size());
+    std::vector<char> trainable(params.size());
+    const Index lowest = options_.freeze_lower_layers && stage_ > 0 ? depths_[static_cast<std::size_t>(stage_ - 1)] : 0;
+    for (std::size_t b = 0; b < params.size(); ++b) {
+      map_sizes[b] = static_cast<double>(model.output_shape(params[b].layer).pixels());
+      trainable[b] = params[b].layer < depth && params[b].layer >= lowest;
+    }
+    optimizer_.preprocess(update_, map_sizes);
+    optimizer_.update(params, update_, stats.learning_rate, trainable);
+
+    ++iteration_;
+    stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (callback_) callback_(stats);
+    return stats;
+  }
+
+  /// Calls `callback(stats)` at the end of every step (an empty function removes it).
+  void on_iteration(Callback callback) { callback_ = std::move(callback); }
+
+  // --- state --------------------------------------------------------------------------------------
+
+  /// The synthesized chains Ĩ (mean-subtracted intensities), one image per batch column.
+  const Batch<Scalar>& synthesized() const { return chains_; }
+  Batch<Scalar>& synthesized() { return chains_; }
+  /// The observed images the learner was given.
+  const Batch<Scalar>& observed() const { return observed_; }
+  Model& model() { return *model_; }
+  const Model& model() const { return *model_; }
+  const LearningOptions& options() const { return options_; }
+  /// H_obs − H_syn of the last step, block for block like model().parameters(), before the
+  /// release-code preprocessing and before the update (zero before the first step).
+  const Gradients<Scalar>& gradient() const { return gradient_; }
+  const Optimizer<Scalar>& optimizer() const { return optimizer_; }
+  /// The learner's random engine (Langevin noise, chain initialisation).
+  const Engine& engine() const { return engine_; }
+
+  /// Writes weights, chains, optimizer state, iteration, stage and engine (safetensors, atomically).
+  /// Needs #include <gconvnet/io/checkpoint.hpp> (target gconvnet::io).
+  template <class M = Model>
+  void save_checkpoint(const std::string& path) const {
+    io::LearnerCheckpoint<M>::save(*this, path);
+  }
+  /// Restores what save_checkpoint wrote; continuing is bit-identical to an uninterrupted run.
+  /// Needs #include <gconvnet/io/checkpoint.hpp>. throws: Error naming the file; the learner is
+  /// unchanged when the file does not fit.
+  template <class M = Model>
+  void load_checkpoint(const std::string& path) {
+    io::LearnerCheckpoint<M>::load(*this, path);
+  }
+
+protected:
+  /// requires: observed has the model's input shape, at least one image, finite values; valid options.
+  /// throws: Error naming `name` and the argument.
+  LearnerBase(const char* name, bool restart_from_observed, Model& model, const Batch<Scalar>& observed,
+              const LearningOptions& options, std::uint64_t seed)
+      : learner_name_(name), restart_from_observed_(restart_from_observed), model_(&model), observed_(observed),
+        options_(options), engine_(seed), optimizer_(options.optimizer) {
+    std::string ctor = std::string(name) + "::" + name;
+    detail::check_learning_options(options, ctor.c_str());
+    detail::check(shape_of(observed) == model.input_shape() && batch_size(observed) >= 1, ctor.c_str(),
+                  "argument 'observed' has shape ", to_string(shape_of(observed)), "x", batch_size(observed),
+                  ", expected ", to_string(model.input_shape()), "xM with M >= 1 (the model's input shape)");
+    detail::check(all_finite(observed), ctor.c_str(), "argument 'observed' holds NaN or Inf");
+    depths_ = gconvnet::stage_depths(model);
+    optimizer_.reset(model.parameters());
+    gradient_ = model.zero_gradients();
+  }
+
+  /// Puts the learner at stage s without touching the chains (constructors).
+  void start_at_stage(Index s) {
+    first_stage_ = s;
+    stage_ = s;
+    model_->set_depth(depths_[static_cast<std::size_t>(s)]);
+    initialize_chains();
+  }
+
+private:
+  template <class M>
+  friend struct io::LearnerCheckpoint;
+
+  /// Chains at zero (the mean image) or N(0, σ²) noise, options.chains of them (CD: one per observed image).
+  void initialize_chains() {
+    const Index n = restart_from_observed_ ? batch_size(observed_) : options_.chains;
+    ensure_shape(chains_, model_->input_shape(), n);
+    if (restart_from_observed_) {
+      chains_ = observed_;
+    } else if (options_.chain_init == LearningOptions::ChainInit::zero) {
+      chains_.setZero();
+    } else {
+      fill_standard_normal(engine_, chains_);
+      as_vector(chains_) *= static_cast<Scalar>(options_.langevin.reference_sigma);
+    }
+  }
+
+  const char* learner_name_;
+  bool restart_from_observed_;
+  Model* model_;
+  Batch<Scalar> observed_;
+  LearningOptions options_;
+  Engine engine_;
+  Optimizer<Scalar> optimizer_;
+  std::vector<Index> depths_;
+  Index stage_ = 0;
+  Index first_stage_ = 0;
+  Index iteration_ = 0;
+  Batch<Scalar> chains_;
+  Gradients<Scalar> gradient_;
+  Gradients<Scalar> update_;
+  Vector<Scalar> scores_;
+  LangevinWorkspace<Scalar> workspace_;
+  Callback callback_;
+};
+
+}  // namespace gconvnet
