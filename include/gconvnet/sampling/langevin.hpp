@@ -57,7 +57,7 @@ struct LangevinWorkspace {
   Vector<double> energy;            ///< U of the current state
   Vector<double> proposal_energy;   ///< U(I')
   Vector<double> log_acceptance;    ///< log of the acceptance ratio, per chain, last step
-  Vector<Index> accepted;           ///< accepted proposals per chain in the last call
+  Vector<Index> accepted;           ///< accepted proposals per chain in the last MALA call
   // diagnostics (only when an observer watches)
   Matrix<double> active;           ///< fraction of active units, gated layer × chain, current state
   Matrix<double> proposal_active;  ///< the same at I'
