@@ -389,3 +389,34 @@ TEST_CASE("Theorem 1 holds on the paper's net with every convolution on the fast
     CHECK((g_fast.blocks[i] - g_slow.blocks[i]).cwiseAbs().maxCoeff() <= 1e-10 * scale);
   }
 }
+
+TEST_CASE("Weights changed in place between calls are seen by the kept filter transforms", "[perf_paths][winograd]") {
+  std::mt19937_64 engine(6);
+  for (const Case& cc : {Case{{3, 11, 10}, 4, 5, 1, 2, 2}, Case{{2, 20, 17}, 3, 9, 3, 1, 1}}) {
+    CAPTURE(to_string(cc.input), cc.kernel, cc.stride);
+    Conv<double> fast(cc.filters, cc.kernel, cc.stride, cc.padding), slow(cc.filters, cc.kernel, cc.stride, cc.padding);
+    const Shape out = fast.configure(cc.input);
+    slow.configure(cc.input);
+    fast.set_algorithm(ConvAlgorithm::winograd);
+    slow.set_algorithm(ConvAlgorithm::im2col);
+    Batch<double> x = make_batch<double>(cc.input, cc.batch), dy = make_batch<double>(out, cc.batch);
+    fill_normal(x, engine);
+    fill_normal(dy, engine);
+    for (int round = 0; round < 3; ++round) {
+      CAPTURE(round);
+      // round 1: one weight changes (through the parameter view, as an optimizer does); round 2: all
+      if (round == 0) fill_normal(fast.weights(), engine);
+      if (round == 1) fast.parameter(0).data[fast.weights().size() / 2] += 0.5;
+      if (round == 2) fast.parameter(0).vector() *= -0.75;
+      slow.weights() = fast.weights();
+      Batch<double> y1, y2, dx1, dx2;
+      LayerPattern<double> pattern;
+      fast.forward(x, y1, pattern);
+      slow.forward(x, y2, pattern);
+      fast.backward(pattern, dy, dx1);
+      slow.backward(pattern, dy, dx2);
+      CHECK(relative_error(y1, y2) < 1e-10);
+      CHECK(relative_error(dx1, dx2) < 1e-10);
+    }
+  }
+}

@@ -79,7 +79,7 @@ public:
     ensure_shape(y, out_, N);
     const WinogradGeometry geo = fwd_;
     winograd_dispatch(plan_.m, plan_.r, [&](auto a, auto mo) {
-      winograd_correlate_impl<decltype(a)::value, decltype(mo)::value>(plan_, geo, xs_.data(), u_.data(), bias,
+      winograd_correlate_impl<decltype(a)::value, decltype(mo)::value>(geo, xs_.data(), u_.data(), bias,
                                                                        y.data(), scratch_);
     });
   }
@@ -100,7 +100,7 @@ public:
     }
     const WinogradGeometry geo = bwd_;
     winograd_dispatch(plan_.m, plan_.r, [&](auto a, auto mo) {
-      winograd_correlate_impl<decltype(a)::value, decltype(mo)::value>(plan_, geo, dyp_.data(), ub_.data(), static_cast<const S*>(nullptr),
+      winograd_correlate_impl<decltype(a)::value, decltype(mo)::value>(geo, dyp_.data(), ub_.data(), static_cast<const S*>(nullptr),
                                                                        target, scratch_);
     });
     if (!direct_backward_) gather_phases(dx);
@@ -113,10 +113,10 @@ public:
     du_.setZero(ks, a2);
     const WinogradGeometry geo = fwd_;
     winograd_dispatch(plan_.m, plan_.r, [&](auto a, auto mo) {
-      winograd_filter_gradient_impl<decltype(a)::value, decltype(mo)::value>(plan_, geo, xs_.data(), dy.data(),
+      winograd_filter_gradient_impl<decltype(a)::value, decltype(mo)::value>(geo, xs_.data(), dy.data(),
                                                                              du_.data(), gv_, gm_);
     });
-    dws_.noalias() = du_ * plan_.kron;  // (K·C_s × rs²)
+    dws_.noalias() = du_.lazyProduct(plan_.kron);  // (K·C_s × rs²)
     if (s_ == 1) {
       Eigen::Map<Matrix<S>> g(gw, ks, rs_ * rs_);
       g.noalias() += scale * dws_;
@@ -172,7 +172,7 @@ private:
     const Index ks = K_ * cs_;
     Eigen::Map<const Matrix<S>> wm(phase_filters(w), ks, rs_ * rs_);
     u_.resize(ks, plan_.positions());
-    u_.noalias() = wm * plan_.kron.transpose();
+    u_.noalias() = wm.lazyProduct(plan_.kron.transpose());  // coefficient-based: no GEMM buffers to allocate
     filters_ready_ = true;
   }
 
@@ -181,7 +181,7 @@ private:
     const Index ks = K_ * cs_, a2 = plan_.positions();
     Eigen::Map<const Matrix<S>> wm(phase_filters(w), ks, rs_ * rs_);
     ut_.resize(ks, a2);
-    ut_.noalias() = wm * plan_.kron_flipped.transpose();
+    ut_.noalias() = wm.lazyProduct(plan_.kron_flipped.transpose());
     ub_.resize(ks, a2);
     for (Index xi = 0; xi < a2; ++xi) {
       Eigen::Map<const Matrix<S>> from(ut_.data() + xi * ks, K_, cs_);
@@ -200,8 +200,7 @@ private:
     const S* xd = x.data();
     S* dst = xs_.data();
     const Index outer = Wp * N;
-    GCONVNET_PARALLEL_FOR
-    for (Index xn = 0; xn < outer; ++xn) {
+    parallel_for(outer, [&](Index xn) {
       const Index X = xn % Wp, n = xn / Wp;
       S* col = dst + cs_ * Hp * xn;
       for (Index b = 0; b < s; ++b) {
@@ -220,7 +219,7 @@ private:
           }
         }
       }
-    }
+    });
   }
 
   // dy padded by dy_offset_ on the top and left, zero to the tile-covered extent.
@@ -232,21 +231,20 @@ private:
     const S* src = dy.data();
     S* dst = dyp_.data();
     const Index outer = Wp * N;
-    GCONVNET_PARALLEL_FOR
-    for (Index xn = 0; xn < outer; ++xn) {
+    parallel_for(outer, [&](Index xn) {
       const Index X = xn % Wp, n = xn / Wp;
       S* col = dst + K * Hp * xn;
       const Index v = X - q;
       if (v < 0 || v >= Wo) {
         std::fill(col, col + K * Hp, S(0));
-        continue;
+        return;
       }
       const Index rows = std::min(Ho, Hp - q);
       std::fill(col, col + K * q, S(0));
       const S* s = src + K * Ho * (v + Wo * n);
       std::copy(s, s + K * rows, col + K * q);
       std::fill(col + K * (q + rows), col + K * Hp, S(0));
-    }
+    });
   }
 
   // dx(c, h, w, n) = dx_s(c + C·(a + s·b), Y, X, n) with h + p = s·Y + a, w + p = s·X + b.
@@ -256,8 +254,7 @@ private:
     const S* src = dxs_.data();
     S* xd = dx.data();
     const Index outer = W * N;
-    GCONVNET_PARALLEL_FOR
-    for (Index wn = 0; wn < outer; ++wn) {
+    parallel_for(outer, [&](Index wn) {
       const Index w = wn % W, n = wn / W;
       const Index X = (w + p) / s, b = (w + p) % s;
       for (Index h = 0; h < H; ++h) {
@@ -270,7 +267,7 @@ private:
           std::fill(d, d + C, S(0));
         }
       }
-    }
+    });
   }
 
   Shape in_{}, out_{};

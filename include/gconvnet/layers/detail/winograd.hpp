@@ -39,18 +39,129 @@ namespace gconvnet::detail {
 /// An exact rational with 64-bit parts, always reduced, denominator > 0 (small matrices only).
 struct Fraction {
   long long num = 0, den = 1;
-  Fraction() = default;
-  Fraction(long long n, long long d = 1) : num(n), den(d) { reduce(); }
-  void reduce() {
+  constexpr Fraction() = default;
+  constexpr Fraction(long long n, long long d = 1) : num(n), den(d) { reduce(); }
+  constexpr void reduce() {
     if (den < 0) num = -num, den = -den;
     const long long g = std::gcd(num < 0 ? -num : num, den);
     if (g > 1) num /= g, den /= g;
   }
-  friend Fraction operator+(Fraction a, Fraction b) { return Fraction(a.num * b.den + b.num * a.den, a.den * b.den); }
-  friend Fraction operator-(Fraction a, Fraction b) { return Fraction(a.num * b.den - b.num * a.den, a.den * b.den); }
-  friend Fraction operator*(Fraction a, Fraction b) { return Fraction(a.num * b.num, a.den * b.den); }
-  friend Fraction operator/(Fraction a, Fraction b) { return Fraction(a.num * b.den, a.den * b.num); }
-  double value() const { return static_cast<double>(num) / static_cast<double>(den); }
+  friend constexpr Fraction operator+(Fraction a, Fraction b) { return Fraction(a.num * b.den + b.num * a.den, a.den * b.den); }
+  friend constexpr Fraction operator-(Fraction a, Fraction b) { return Fraction(a.num * b.den - b.num * a.den, a.den * b.den); }
+  friend constexpr Fraction operator*(Fraction a, Fraction b) { return Fraction(a.num * b.num, a.den * b.den); }
+  friend constexpr Fraction operator/(Fraction a, Fraction b) { return Fraction(a.num * b.den, a.den * b.num); }
+  constexpr double value() const { return static_cast<double>(num) / static_cast<double>(den); }
+};
+
+/// Largest α = m + r − 1 the tables hold.
+constexpr int winograd_max_alpha = 10;
+
+/// F(m, r) in fixed arrays, row-major: at (m×α), g (α×r), bt (α×α). Points p and −p make pairs of
+/// transform positions: bt_partner[a] is the row a' with Bᵀ(a', c) = (−1)^c·Bᵀ(a, c), at_partner[a]
+/// the column a' with Aᵀ(i, a') = (−1)^i·Aᵀ(i, a), −1 where there is none; the transforms use them to
+/// compute such pairs from one even and one odd partial sum.
+struct WinogradTable {
+  int m = 0, r = 0, alpha = 0;
+  double at[winograd_max_alpha * winograd_max_alpha] = {};
+  double g[winograd_max_alpha * winograd_max_alpha] = {};
+  double bt[winograd_max_alpha * winograd_max_alpha] = {};
+  int bt_partner[winograd_max_alpha] = {};
+  int at_partner[winograd_max_alpha] = {};
+};
+
+/// The j-th finite interpolation point: 0, 1, −1, 2, −2, 1/2, −1/2, 3, −3, 1/3, −1/3, …
+constexpr Fraction winograd_point(int j) {
+  if (j == 0) return Fraction(0);
+  int index = 1;
+  for (long long k = 1;; ++k) {
+    if (j == index) return Fraction(k);
+    if (j == index + 1) return Fraction(-k);
+    index += 2;
+    if (k > 1) {
+      if (j == index) return Fraction(1, k);
+      if (j == index + 1) return Fraction(-1, k);
+      index += 2;
+    }
+  }
+}
+
+constexpr Fraction winograd_power(Fraction x, int e) {
+  Fraction y(1);
+  for (int i = 0; i < e; ++i) y = y * x;
+  return y;
+}
+
+/// Builds F(m, r) (m ≥ 1, r ≥ 1, m + r − 1 ≤ winograd_max_alpha) from the points above and ∞.
+constexpr WinogradTable winograd_table(int m, int r) {
+  constexpr int n = winograd_max_alpha;
+  const int a = m + r - 1;
+  // V (α×α): rows are the points (last row ∞ picks the leading coefficient); invert by Gauss–Jordan.
+  Fraction v[n * n] = {}, inv[n * n] = {};
+  for (int j = 0; j < a; ++j)
+    for (int i = 0; i < a; ++i) {
+      v[j * n + i] = j < a - 1 ? winograd_power(winograd_point(j), i) : Fraction(i == a - 1);
+      inv[j * n + i] = Fraction(i == j);
+    }
+  for (int col = 0; col < a; ++col) {
+    int piv = col;
+    while (v[piv * n + col].num == 0) ++piv;
+    for (int i = 0; i < a; ++i) {
+      const Fraction t = v[piv * n + i], u = inv[piv * n + i];
+      v[piv * n + i] = v[col * n + i], inv[piv * n + i] = inv[col * n + i];
+      v[col * n + i] = t, inv[col * n + i] = u;
+    }
+    const Fraction d = v[col * n + col];
+    for (int i = 0; i < a; ++i) v[col * n + i] = v[col * n + i] / d, inv[col * n + i] = inv[col * n + i] / d;
+    for (int row = 0; row < a; ++row) {
+      const Fraction f = v[row * n + col];
+      if (row == col || f.num == 0) continue;
+      for (int i = 0; i < a; ++i) {
+        v[row * n + i] = v[row * n + i] - f * v[col * n + i];
+        inv[row * n + i] = inv[row * n + i] - f * inv[col * n + i];
+      }
+    }
+  }
+  WinogradTable w;
+  w.m = m, w.r = r, w.alpha = a;
+  for (int j = 0; j < a; ++j) {
+    // Row j of Bᵀ is column j of V⁻¹; scale it to coprime integers and G's row j by the inverse.
+    long long lcm = 1, gcd = 0;
+    for (int i = 0; i < a; ++i) {
+      const Fraction e = inv[i * n + j];
+      lcm = lcm / std::gcd(lcm, e.den) * e.den;
+      gcd = std::gcd(gcd, e.num < 0 ? -e.num : e.num);
+    }
+    const Fraction scale(lcm, gcd == 0 ? 1 : gcd);
+    for (int i = 0; i < a; ++i) w.bt[j * a + i] = (inv[i * n + j] * scale).value();
+    for (int k = 0; k < r; ++k)
+      w.g[j * r + k] = ((j < a - 1 ? winograd_power(winograd_point(j), k) : Fraction(k == r - 1)) / scale).value();
+    for (int i = 0; i < m; ++i)
+      w.at[i * a + j] = j < a - 1 ? winograd_power(winograd_point(j), i).value() : static_cast<double>(i == m - 1);
+  }
+  for (int j = 0; j < a; ++j) {
+    w.bt_partner[j] = w.at_partner[j] = -1;
+    for (int q = 0; q < a; ++q) {
+      if (q == j) continue;
+      bool rows = false, cols = false, same_rows = true, same_cols = true;
+      for (int c = 0; c < a; ++c) {
+        same_rows = same_rows && w.bt[q * a + c] == (c % 2 ? -w.bt[j * a + c] : w.bt[j * a + c]);
+        rows = rows || (c % 2 == 1 && w.bt[j * a + c] != 0);
+      }
+      for (int i = 0; i < m; ++i) {
+        same_cols = same_cols && w.at[i * a + q] == (i % 2 ? -w.at[i * a + j] : w.at[i * a + j]);
+        cols = cols || (i % 2 == 1 && w.at[i * a + j] != 0);
+      }
+      if (same_rows && rows) w.bt_partner[j] = q;
+      if (same_cols && cols) w.at_partner[j] = q;
+    }
+  }
+  return w;
+}
+
+/// F(m, r) as a compile-time constant, for the tile transforms.
+template <int A, int Mo>
+struct WinogradConstants {
+  static constexpr WinogradTable table = winograd_table(Mo, A - Mo + 1);
 };
 
 /// The matrices of F(m, r): at (m×α), g (α×r), bt (α×α), row-major, in double.
@@ -59,109 +170,36 @@ struct WinogradMatrices {
   std::vector<double> at, g, bt;
 };
 
-/// The finite interpolation points 0, 1, −1, 2, −2, 1/2, −1/2, 3, −3, 1/3, −1/3, … (first `count`).
-inline std::vector<Fraction> winograd_points(int count) {
-  std::vector<Fraction> p{Fraction(0)};
-  for (long long k = 1; static_cast<int>(p.size()) < count; ++k) {
-    p.push_back(Fraction(k));
-    p.push_back(Fraction(-k));
-    if (k > 1) {
-      p.push_back(Fraction(1, k));
-      p.push_back(Fraction(-1, k));
-    }
-  }
-  p.resize(static_cast<std::size_t>(count));
-  return p;
-}
-
-/// Builds F(m, r) (m ≥ 1, r ≥ 1, m + r − 1 ≤ 10) from the points of winograd_points and ∞.
+/// F(m, r) in vectors (m ≥ 1, r ≥ 1, m + r − 1 ≤ winograd_max_alpha).
 inline WinogradMatrices winograd_matrices(int m, int r) {
-  const int a = m + r - 1;
-  const std::vector<Fraction> p = winograd_points(a - 1);
-  auto power = [](Fraction x, int e) {
-    Fraction y(1);
-    for (int i = 0; i < e; ++i) y = y * x;
-    return y;
-  };
-  // V (α×α): rows are the points (last row ∞ picks the leading coefficient); invert by Gauss–Jordan.
-  std::vector<Fraction> v(static_cast<std::size_t>(a * a)), inv(static_cast<std::size_t>(a * a));
-  for (int j = 0; j < a; ++j)
-    for (int i = 0; i < a; ++i) {
-      v[static_cast<std::size_t>(j * a + i)] = j < a - 1 ? power(p[static_cast<std::size_t>(j)], i) : Fraction(i == a - 1);
-      inv[static_cast<std::size_t>(j * a + i)] = Fraction(i == j);
-    }
-  for (int col = 0; col < a; ++col) {
-    int piv = col;
-    while (v[static_cast<std::size_t>(piv * a + col)].num == 0) ++piv;
-    for (int i = 0; i < a; ++i) {
-      std::swap(v[static_cast<std::size_t>(piv * a + i)], v[static_cast<std::size_t>(col * a + i)]);
-      std::swap(inv[static_cast<std::size_t>(piv * a + i)], inv[static_cast<std::size_t>(col * a + i)]);
-    }
-    const Fraction d = v[static_cast<std::size_t>(col * a + col)];
-    for (int i = 0; i < a; ++i) {
-      v[static_cast<std::size_t>(col * a + i)] = v[static_cast<std::size_t>(col * a + i)] / d;
-      inv[static_cast<std::size_t>(col * a + i)] = inv[static_cast<std::size_t>(col * a + i)] / d;
-    }
-    for (int row = 0; row < a; ++row) {
-      if (row == col) continue;
-      const Fraction f = v[static_cast<std::size_t>(row * a + col)];
-      if (f.num == 0) continue;
-      for (int i = 0; i < a; ++i) {
-        v[static_cast<std::size_t>(row * a + i)] = v[static_cast<std::size_t>(row * a + i)] - f * v[static_cast<std::size_t>(col * a + i)];
-        inv[static_cast<std::size_t>(row * a + i)] = inv[static_cast<std::size_t>(row * a + i)] - f * inv[static_cast<std::size_t>(col * a + i)];
-      }
-    }
-  }
+  const WinogradTable t = winograd_table(m, r);
   WinogradMatrices w;
-  w.m = m, w.r = r, w.alpha = a;
-  w.at.resize(static_cast<std::size_t>(m * a));
-  w.g.resize(static_cast<std::size_t>(a * r));
-  w.bt.resize(static_cast<std::size_t>(a * a));
-  for (int j = 0; j < a; ++j) {
-    // Row j of Bᵀ is column j of V⁻¹; scale it to coprime integers and G's row j by the inverse.
-    long long lcm = 1, gcd = 0;
-    for (int i = 0; i < a; ++i) {
-      const Fraction e = inv[static_cast<std::size_t>(i * a + j)];
-      lcm = std::lcm(lcm, e.den);
-      gcd = std::gcd(gcd, e.num < 0 ? -e.num : e.num);
-    }
-    const Fraction scale(lcm, gcd == 0 ? 1 : gcd);
-    for (int i = 0; i < a; ++i) w.bt[static_cast<std::size_t>(j * a + i)] = (inv[static_cast<std::size_t>(i * a + j)] * scale).value();
-    for (int k = 0; k < r; ++k) {
-      const Fraction e = j < a - 1 ? power(p[static_cast<std::size_t>(j)], k) : Fraction(k == r - 1);
-      w.g[static_cast<std::size_t>(j * r + k)] = (e / scale).value();
-    }
-    for (int i = 0; i < m; ++i)
-      w.at[static_cast<std::size_t>(i * a + j)] =
-          j < a - 1 ? power(p[static_cast<std::size_t>(j)], i).value() : static_cast<double>(i == m - 1);
-  }
+  w.m = m, w.r = r, w.alpha = t.alpha;
+  w.at.assign(t.at, t.at + m * t.alpha);
+  w.g.assign(t.g, t.g + t.alpha * r);
+  w.bt.assign(t.bt, t.bt + t.alpha * t.alpha);
   return w;
 }
 
-/// F(m×m, r×r) in scalar S: the matrices, and the Kronecker products that transform whole filter
-/// banks with one GEMM: kron(a + α·b, i + r·j) = G(a, i)·G(b, j); kron_flipped uses G(a, r−1−i)·G(b, r−1−j).
+/// F(m×m, r×r) in scalar S for the filter transforms: whole filter banks are transformed with one
+/// GEMM by kron(a + α·b, i + r·j) = G(a, i)·G(b, j); kron_flipped uses G(a, r−1−i)·G(b, r−1−j).
 template <class S>
 struct WinogradPlan {
   int m = 0, r = 0, alpha = 0;
-  std::vector<S> at, g, bt;
   Matrix<S> kron, kron_flipped;
 
   WinogradPlan() = default;
   WinogradPlan(int m_, int r_) {
-    const WinogradMatrices w = winograd_matrices(m_, r_);
+    const WinogradTable w = winograd_table(m_, r_);
     m = w.m, r = w.r, alpha = w.alpha;
-    at.assign(w.at.begin(), w.at.end());
-    g.assign(w.g.begin(), w.g.end());
-    bt.assign(w.bt.begin(), w.bt.end());
     kron.resize(alpha * alpha, r * r);
     kron_flipped.resize(alpha * alpha, r * r);
     for (int b = 0; b < alpha; ++b)
       for (int a = 0; a < alpha; ++a)
         for (int j = 0; j < r; ++j)
           for (int i = 0; i < r; ++i) {
-            kron(a + alpha * b, i + r * j) = static_cast<S>(w.g[static_cast<std::size_t>(a * r + i)] * w.g[static_cast<std::size_t>(b * r + j)]);
-            kron_flipped(a + alpha * b, i + r * j) = static_cast<S>(w.g[static_cast<std::size_t>(a * r + r - 1 - i)] *
-                                                                    w.g[static_cast<std::size_t>(b * r + r - 1 - j)]);
+            kron(a + alpha * b, i + r * j) = static_cast<S>(w.g[a * r + i] * w.g[b * r + j]);
+            kron_flipped(a + alpha * b, i + r * j) = static_cast<S>(w.g[a * r + r - 1 - i] * w.g[b * r + r - 1 - j]);
           }
   }
   Index positions() const { return static_cast<Index>(alpha) * alpha; }
@@ -186,85 +224,184 @@ inline void winograd_channel_blocks(Index C, Kernel&& k) {
     for (; c < C; ++c) k(S{}, c);
 }
 
+// y = Bᵀ x (α values) with the constants of F(m, r): zero entries skipped, ±1 as additions, and each
+// pair of rows (points p, −p) from one even and one odd partial sum. Every branch here depends on
+// the constants only and disappears once the loops are unrolled.
+template <int A, int Mo, class Packet>
+EIGEN_ALWAYS_INLINE void winograd_apply_bt(const Packet* x, Packet* y) {
+  using namespace Eigen::internal;
+  using S = typename unpacket_traits<Packet>::type;
+  constexpr const WinogradTable& T = WinogradConstants<A, Mo>::table;
+#pragma GCC unroll 16
+  for (int a = 0; a < A; ++a) {
+    const int p = T.bt_partner[a];
+    if (p >= 0 && p < a) continue;
+    Packet part[2] = {pset1<Packet>(S(0)), pset1<Packet>(S(0))};
+    bool used[2] = {false, false};
+#pragma GCC unroll 16
+    for (int c = 0; c < A; ++c) {
+      const double v = T.bt[a * A + c];
+      if (v == 0) continue;
+      const int k = p >= 0 ? (c & 1) : 0;
+      if (!used[k]) part[k] = v == 1 ? x[c] : v == -1 ? pnegate(x[c]) : pmul(pset1<Packet>(static_cast<S>(v)), x[c]);
+      else part[k] = v == 1 ? padd(part[k], x[c]) : v == -1 ? psub(part[k], x[c]) : pmadd(pset1<Packet>(static_cast<S>(v)), x[c], part[k]);
+      used[k] = true;
+    }
+    if (p >= 0) {
+      y[a] = padd(part[0], part[1]);
+      y[p] = psub(part[0], part[1]);
+    } else {
+      y[a] = part[0];
+    }
+  }
+}
+
+// y = Aᵀ x (m values from α): each pair of columns (points p, −p) enters through its sum (even rows)
+// and difference (odd rows).
+template <int A, int Mo, class Packet>
+EIGEN_ALWAYS_INLINE void winograd_apply_at(const Packet* x, Packet* y) {
+  using namespace Eigen::internal;
+  using S = typename unpacket_traits<Packet>::type;
+  constexpr const WinogradTable& T = WinogradConstants<A, Mo>::table;
+  bool used[Mo] = {};
+#pragma GCC unroll 16
+  for (int i = 0; i < Mo; ++i) y[i] = pset1<Packet>(S(0));
+#pragma GCC unroll 16
+  for (int a = 0; a < A; ++a) {
+    const int p = T.at_partner[a];
+    if (p >= 0 && p < a) continue;
+    Packet sum = x[a], difference = x[a];
+    if (p >= 0) {
+      sum = padd(x[a], x[p]);
+      difference = psub(x[a], x[p]);
+    }
+#pragma GCC unroll 16
+    for (int i = 0; i < Mo; ++i) {
+      const double v = T.at[i * A + a];
+      if (v == 0) continue;
+      const Packet& term = (i & 1) ? difference : sum;
+      if (!used[i]) y[i] = v == 1 ? term : pmul(pset1<Packet>(static_cast<S>(v)), term);
+      else y[i] = v == 1 ? padd(y[i], term) : v == -1 ? psub(y[i], term) : pmadd(pset1<Packet>(static_cast<S>(v)), term, y[i]);
+      used[i] = true;
+    }
+  }
+}
+
+// y = A x (α values from m; A = (Aᵀ)ᵀ): pairs of rows from one even and one odd partial sum.
+template <int A, int Mo, class Packet>
+EIGEN_ALWAYS_INLINE void winograd_apply_a(const Packet* x, Packet* y) {
+  using namespace Eigen::internal;
+  using S = typename unpacket_traits<Packet>::type;
+  constexpr const WinogradTable& T = WinogradConstants<A, Mo>::table;
+#pragma GCC unroll 16
+  for (int a = 0; a < A; ++a) {
+    const int p = T.at_partner[a];
+    if (p >= 0 && p < a) continue;
+    Packet part[2] = {pset1<Packet>(S(0)), pset1<Packet>(S(0))};
+    bool used[2] = {false, false};
+#pragma GCC unroll 16
+    for (int i = 0; i < Mo; ++i) {
+      const double v = T.at[i * A + a];
+      if (v == 0) continue;
+      const int k = p >= 0 ? (i & 1) : 0;
+      if (!used[k]) part[k] = v == 1 ? x[i] : v == -1 ? pnegate(x[i]) : pmul(pset1<Packet>(static_cast<S>(v)), x[i]);
+      else part[k] = v == 1 ? padd(part[k], x[i]) : v == -1 ? psub(part[k], x[i]) : pmadd(pset1<Packet>(static_cast<S>(v)), x[i], part[k]);
+      used[k] = true;
+    }
+    if (p >= 0) {
+      y[a] = padd(part[0], part[1]);
+      y[p] = psub(part[0], part[1]);
+    } else {
+      y[a] = part[0];
+    }
+  }
+}
+
 // Bᵀ d B for one tile: d(i, j) = x[C·i + col_stride·j + c]; the result for position ξ = a + α·b goes
-// to v[ξ·v_stride + c]. bt is α×α row-major.
-template <int A, class S>
-inline void winograd_input_tile(const S* bt, const S* x, Index C, Index col_stride, S* v, Index v_stride) {
+// to v[ξ·v_stride + c].
+template <int A, int Mo, class S>
+inline void winograd_input_tile(const S* x, Index C, Index col_stride, S* v, Index v_stride) {
   using namespace Eigen::internal;
   winograd_channel_blocks<S>(C, [&](auto packet, Index c) {
     using Packet = decltype(packet);
-    Packet t[A][A];  // t[a][j] = Σ_i Bᵀ(a, i) d(i, j)
+    Packet t[A][A];  // t[j][a] = (Bᵀ d)(a, j)
+#pragma GCC unroll 16
     for (int j = 0; j < A; ++j) {
       Packet d[A];
+#pragma GCC unroll 16
       for (int i = 0; i < A; ++i) d[i] = ploadu<Packet>(x + c + C * i + col_stride * j);
-      for (int a = 0; a < A; ++a) {
-        Packet acc = pmul(pset1<Packet>(bt[a * A]), d[0]);
-        for (int i = 1; i < A; ++i) acc = pmadd(pset1<Packet>(bt[a * A + i]), d[i], acc);
-        t[a][j] = acc;
-      }
+      winograd_apply_bt<A, Mo>(d, t[j]);
     }
-    for (int b = 0; b < A; ++b)
-      for (int a = 0; a < A; ++a) {
-        Packet acc = pmul(t[a][0], pset1<Packet>(bt[b * A]));
-        for (int j = 1; j < A; ++j) acc = pmadd(t[a][j], pset1<Packet>(bt[b * A + j]), acc);
-        pstoreu(v + (a + A * b) * v_stride + c, acc);
-      }
+#pragma GCC unroll 16
+    for (int a = 0; a < A; ++a) {
+      Packet row[A], out[A];
+#pragma GCC unroll 16
+      for (int j = 0; j < A; ++j) row[j] = t[j][a];
+      winograd_apply_bt<A, Mo>(row, out);
+#pragma GCC unroll 16
+      for (int b = 0; b < A; ++b) pstoreu(v + (a + A * b) * v_stride + c, out[b]);
+    }
   });
 }
 
 // Y = Aᵀ M A for one tile: M(ξ) = mt[ξ·m_stride + k]; output pixel (i, j) (only i < rows, j < cols)
-// goes to y[K·i + col_stride·j + k], plus bias[k] when bias is not null. at is m×α row-major.
+// goes to y[K·i + col_stride·j + k], plus bias[k] when bias is not null.
 template <int A, int Mo, class S>
-inline void winograd_output_tile(const S* at, const S* mt, Index m_stride, Index K, const S* bias, S* y,
-                                 Index col_stride, int rows, int cols) {
+inline void winograd_output_tile(const S* mt, Index m_stride, Index K, const S* bias, S* y, Index col_stride, int rows,
+                                 int cols) {
   using namespace Eigen::internal;
   winograd_channel_blocks<S>(K, [&](auto packet, Index k) {
     using Packet = decltype(packet);
-    Packet t[Mo][A];  // t[i][b] = Σ_a Aᵀ(i, a) M(a, b)
+    Packet t[A][Mo];  // t[b][i] = (Aᵀ M)(i, b)
+#pragma GCC unroll 16
     for (int b = 0; b < A; ++b) {
       Packet d[A];
+#pragma GCC unroll 16
       for (int a = 0; a < A; ++a) d[a] = ploadu<Packet>(mt + (a + A * b) * m_stride + k);
-      for (int i = 0; i < Mo; ++i) {
-        Packet acc = pmul(pset1<Packet>(at[i * A]), d[0]);
-        for (int a = 1; a < A; ++a) acc = pmadd(pset1<Packet>(at[i * A + a]), d[a], acc);
-        t[i][b] = acc;
-      }
+      winograd_apply_at<A, Mo>(d, t[b]);
     }
-    const Packet bb = bias ? ploadu<Packet>(bias + k) : pset1<Packet>(S(0));
-    for (int j = 0; j < cols; ++j)
-      for (int i = 0; i < rows; ++i) {
-        Packet acc = bb;
-        for (int b = 0; b < A; ++b) acc = pmadd(t[i][b], pset1<Packet>(at[j * A + b]), acc);
-        pstoreu(y + k + K * i + col_stride * j, acc);
-      }
+    const Packet bb = bias ? ploadu<Packet>(bias + k) : pset1<Packet>(typename unpacket_traits<Packet>::type(0));
+#pragma GCC unroll 16
+    for (int i = 0; i < Mo; ++i) {
+      if (i >= rows) break;
+      Packet row[A], out[Mo];
+#pragma GCC unroll 16
+      for (int b = 0; b < A; ++b) row[b] = t[b][i];
+      winograd_apply_at<A, Mo>(row, out);
+#pragma GCC unroll 16
+      for (int j = 0; j < Mo; ++j)
+        if (j < cols) pstoreu(y + k + K * i + col_stride * j, padd(out[j], bb));
+    }
   });
 }
 
 // A dY Aᵀ for one tile (the adjoint of the output transform): dY(i, j) = dy[K·i + col_stride·j + k]
 // for i < rows, j < cols and 0 beyond; the result for position ξ goes to mt[ξ·m_stride + k].
 template <int A, int Mo, class S>
-inline void winograd_output_adjoint_tile(const S* at, const S* dy, Index K, Index col_stride, int rows, int cols,
-                                         S* mt, Index m_stride) {
+inline void winograd_output_adjoint_tile(const S* dy, Index K, Index col_stride, int rows, int cols, S* mt,
+                                         Index m_stride) {
   using namespace Eigen::internal;
   winograd_channel_blocks<S>(K, [&](auto packet, Index k) {
     using Packet = decltype(packet);
-    Packet t[A][Mo];  // t[a][j] = Σ_i Aᵀ(i, a) dY(i, j)
+    using Scalar = typename unpacket_traits<Packet>::type;
+    Packet t[Mo][A];  // t[j][a] = (A dY)(a, j)
+#pragma GCC unroll 16
     for (int j = 0; j < Mo; ++j) {
       Packet d[Mo];
+#pragma GCC unroll 16
       for (int i = 0; i < Mo; ++i)
-        d[i] = i < rows && j < cols ? ploadu<Packet>(dy + k + K * i + col_stride * j) : pset1<Packet>(S(0));
-      for (int a = 0; a < A; ++a) {
-        Packet acc = pmul(pset1<Packet>(at[a]), d[0]);
-        for (int i = 1; i < Mo; ++i) acc = pmadd(pset1<Packet>(at[i * A + a]), d[i], acc);
-        t[a][j] = acc;
-      }
+        d[i] = i < rows && j < cols ? ploadu<Packet>(dy + k + K * i + col_stride * j) : pset1<Packet>(Scalar(0));
+      winograd_apply_a<A, Mo>(d, t[j]);
     }
-    for (int b = 0; b < A; ++b)
-      for (int a = 0; a < A; ++a) {
-        Packet acc = pmul(t[a][0], pset1<Packet>(at[b]));
-        for (int j = 1; j < Mo; ++j) acc = pmadd(t[a][j], pset1<Packet>(at[j * A + b]), acc);
-        pstoreu(mt + (a + A * b) * m_stride + k, acc);
-      }
+#pragma GCC unroll 16
+    for (int a = 0; a < A; ++a) {
+      Packet row[Mo], out[A];
+#pragma GCC unroll 16
+      for (int j = 0; j < Mo; ++j) row[j] = t[j][a];
+      winograd_apply_a<A, Mo>(row, out);
+#pragma GCC unroll 16
+      for (int b = 0; b < A; ++b) pstoreu(mt + (a + A * b) * m_stride + k, out[b]);
+    }
   });
 }
 
@@ -318,25 +455,60 @@ inline void winograd_tile_coordinates(const WinogradGeometry& geo, Index t, Inde
 /// products, output transform) are each shared among the threads; larger ones as independent chunks.
 constexpr Index winograd_small_problem = 256;
 
+/// Calls f(i) for i in [0, n): as a worksharing loop (dynamic, `grain` iterations at a time) of the
+/// enclosing parallel region when `team`, as a plain loop otherwise. With one thread nothing enters
+/// OpenMP at all (libgomp allocates a team for every parallel region of one thread).
+template <class F>
+inline void winograd_for(Index n, Index grain, bool team, F&& f) {
+#ifdef _OPENMP
+  if (team) {
+#pragma omp for schedule(dynamic, grain)
+    for (Index i = 0; i < n; ++i) f(i);
+    return;
+  }
+#else
+  (void)grain, (void)team;
+#endif
+  for (Index i = 0; i < n; ++i) f(i);
+}
+
+/// Runs body() once per thread of a parallel region when `team`, once directly otherwise.
+template <class F>
+inline void winograd_region(bool team, F&& body) {
+#ifdef _OPENMP
+  if (team) {
+#pragma omp parallel
+    body();
+    return;
+  }
+#else
+  (void)team;
+#endif
+  body();
+}
+
 /// y(k, u, v, n) = bias_k + Σ_{c,i,j} w(k, c, i, j)·xp(c, u + i, v + j, n) with U = transformed
 /// filters (α² blocks of K×C, ColMajor, block ξ at U + ξ·K·C). Large problems: chunks of tiles shared
 /// among the OpenMP threads, each chunk transformed, multiplied and transformed back by one thread in
 /// its own buffers. Small problems: one block, each stage shared. Which of the two is used depends
 /// on the problem only, and every product is computed the same way whichever thread takes it, so the
-/// result does not depend on the thread count.
+/// result does not depend on the thread count; work is handed out dynamically, so a thread that the
+/// system holds back (a loaded machine) does not hold up the others.
 template <int A, int Mo, class S>
-void winograd_correlate_impl(const WinogradPlan<S>& plan, const WinogradGeometry& geo, const S* xp, const S* U,
-                             const S* bias, S* y, WinogradScratch<S>& scratch) {
+void winograd_correlate_impl(const WinogradGeometry& geo, const S* xp, const S* U, const S* bias, S* y,
+                             WinogradScratch<S>& scratch) {
   const Index C = geo.C, K = geo.K, T = geo.tiles();
   const bool small = T <= winograd_small_problem;
   const Index chunk = small ? T : std::min(winograd_chunk(A, C, K), T);
   const Index chunks = (T + chunk - 1) / chunk;
-  const int threads = small ? 1 : winograd_max_threads();
-  if (static_cast<int>(scratch.v.size()) < threads) {
-    scratch.v.resize(static_cast<std::size_t>(threads));
-    scratch.m.resize(static_cast<std::size_t>(threads));
+  const int max_threads = winograd_max_threads();
+  const bool team = max_threads > 1;
+  const int buffers = small ? 1 : max_threads;
+  if (static_cast<int>(scratch.v.size()) < buffers) {
+    scratch.v.resize(static_cast<std::size_t>(buffers));
+    scratch.m.resize(static_cast<std::size_t>(buffers));
   }
-  for (int th = 0; th < threads; ++th) {
+  for (int th = 0; th < buffers; ++th) {
     auto& v = scratch.v[static_cast<std::size_t>(th)];
     auto& m = scratch.m[static_cast<std::size_t>(th)];
     if (v.size() < A * A * C * chunk) v.resize(A * A * C * chunk);
@@ -344,12 +516,11 @@ void winograd_correlate_impl(const WinogradPlan<S>& plan, const WinogradGeometry
   }
   const Index x_col = C * geo.Hp, x_image = x_col * geo.Wp;
   const Index y_col = K * geo.Ho, y_image = y_col * geo.Wo;
-  // The three stages on tiles [t0, t0 + tb) with buffers v, m (leading block size `chunk`).
+  // The three stages on tile t0 + t, with buffers v, m (blocks of `chunk` tiles).
   auto transform_in = [&](Index t0, Index t, S* v) {
     Index ty, tx, n;
     winograd_tile_coordinates(geo, t0 + t, ty, tx, n);
-    winograd_input_tile<A>(plan.bt.data(), xp + C * (ty * Mo) + x_col * (tx * Mo) + x_image * n, C, x_col, v + C * t,
-                           C * chunk);
+    winograd_input_tile<A, Mo>(xp + C * (ty * Mo) + x_col * (tx * Mo) + x_image * n, C, x_col, v + C * t, C * chunk);
   };
   auto multiply = [&](Index xi, Index tb, const S* v, S* m) {
     Eigen::Map<const Matrix<S>> u(U + xi * K * C, K, C);
@@ -361,52 +532,38 @@ void winograd_correlate_impl(const WinogradPlan<S>& plan, const WinogradGeometry
     Index ty, tx, n;
     winograd_tile_coordinates(geo, t0 + t, ty, tx, n);
     const Index u0 = ty * Mo, v0 = tx * Mo;
-    winograd_output_tile<A, Mo>(plan.at.data(), m + K * t, K * chunk, K, bias, y + K * u0 + y_col * v0 + y_image * n,
-                                y_col, static_cast<int>(std::min<Index>(Mo, geo.Ho - u0)),
+    winograd_output_tile<A, Mo>(m + K * t, K * chunk, K, bias, y + K * u0 + y_col * v0 + y_image * n, y_col,
+                                static_cast<int>(std::min<Index>(Mo, geo.Ho - u0)),
                                 static_cast<int>(std::min<Index>(Mo, geo.Wo - v0)));
   };
   if (small) {
     S* v = scratch.v[0].data();
     S* m = scratch.m[0].data();
-#ifdef _OPENMP
-#pragma omp parallel
-#endif
-    {
-#ifdef _OPENMP
-#pragma omp for schedule(static)
-#endif
-      for (Index t = 0; t < T; ++t) transform_in(0, t, v);
-#ifdef _OPENMP
-#pragma omp for schedule(static)
-#endif
-      for (Index xi = 0; xi < A * A; ++xi) multiply(xi, T, v, m);
-#ifdef _OPENMP
-#pragma omp for schedule(static)
-#endif
-      for (Index t = 0; t < T; ++t) transform_out(0, t, m);
-    }
+    winograd_region(team, [&] {
+      winograd_for(T, 8, team, [&](Index t) { transform_in(0, t, v); });
+      winograd_for(A * A, 1, team, [&](Index xi) { multiply(xi, T, v, m); });
+      winograd_for(T, 8, team, [&](Index t) { transform_out(0, t, m); });
+    });
     return;
   }
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static)
-#endif
-  for (Index ch = 0; ch < chunks; ++ch) {
-    const int th = winograd_thread_id();
-    S* v = scratch.v[static_cast<std::size_t>(th)].data();
-    S* m = scratch.m[static_cast<std::size_t>(th)].data();
-    const Index t0 = ch * chunk, tb = std::min(chunk, T - t0);
-    for (Index t = 0; t < tb; ++t) transform_in(t0, t, v);
-    for (Index xi = 0; xi < A * A; ++xi) multiply(xi, tb, v, m);
-    for (Index t = 0; t < tb; ++t) transform_out(t0, t, m);
-  }
+  winograd_region(team, [&] {
+    S* v = scratch.v[static_cast<std::size_t>(winograd_thread_id())].data();
+    S* m = scratch.m[static_cast<std::size_t>(winograd_thread_id())].data();
+    winograd_for(chunks, 1, team, [&](Index ch) {
+      const Index t0 = ch * chunk, tb = std::min(chunk, T - t0);
+      for (Index t = 0; t < tb; ++t) transform_in(t0, t, v);
+      for (Index xi = 0; xi < A * A; ++xi) multiply(xi, tb, v, m);
+      for (Index t = 0; t < tb; ++t) transform_out(t0, t, m);
+    });
+  });
 }
 
 /// dU[ξ] += Σ_tiles (A dY Aᵀ)[ξ] · (Bᵀ d B)[ξ]ᵀ: the gradient of Σ ⟨dy, y⟩ with respect to the
 /// transformed filters U (α² blocks of K×C). Chunks of tiles are transformed in parallel, then the α²
 /// products are shared among the threads, so every block is summed over the chunks in one fixed order.
 template <int A, int Mo, class S>
-void winograd_filter_gradient_impl(const WinogradPlan<S>& plan, const WinogradGeometry& geo, const S* xp, const S* dy,
-                                   S* dU, Vector<S>& vbuf, Vector<S>& mbuf) {
+void winograd_filter_gradient_impl(const WinogradGeometry& geo, const S* xp, const S* dy, S* dU, Vector<S>& vbuf,
+                                   Vector<S>& mbuf) {
   const Index C = geo.C, K = geo.K, T = geo.tiles();
   const Index chunk = std::min<Index>(256, T);
   if (vbuf.size() < A * A * C * chunk) vbuf.resize(A * A * C * chunk);
@@ -415,37 +572,28 @@ void winograd_filter_gradient_impl(const WinogradPlan<S>& plan, const WinogradGe
   S* m = mbuf.data();
   const Index x_col = C * geo.Hp, x_image = x_col * geo.Wp;
   const Index y_col = K * geo.Ho, y_image = y_col * geo.Wo;
-  for (Index t0 = 0; t0 < T; t0 += chunk) {
-    const Index tb = std::min(chunk, T - t0);
-#ifdef _OPENMP
-#pragma omp parallel
-#endif
-    {
-#ifdef _OPENMP
-#pragma omp for schedule(static)
-#endif
-      for (Index t = 0; t < tb; ++t) {
+  const bool team = winograd_max_threads() > 1;
+  winograd_region(team, [&] {
+    for (Index t0 = 0; t0 < T; t0 += chunk) {
+      const Index tb = std::min(chunk, T - t0);
+      winograd_for(tb, 8, team, [&](Index t) {
         Index ty, tx, n;
         winograd_tile_coordinates(geo, t0 + t, ty, tx, n);
         const Index u0 = ty * Mo, v0 = tx * Mo;
-        winograd_input_tile<A>(plan.bt.data(), xp + C * u0 + x_col * v0 + x_image * n, C, x_col, v + C * t,
-                               C * chunk);
-        winograd_output_adjoint_tile<A, Mo>(plan.at.data(), dy + K * u0 + y_col * v0 + y_image * n, K, y_col,
+        winograd_input_tile<A, Mo>(xp + C * u0 + x_col * v0 + x_image * n, C, x_col, v + C * t, C * chunk);
+        winograd_output_adjoint_tile<A, Mo>(dy + K * u0 + y_col * v0 + y_image * n, K, y_col,
                                             static_cast<int>(std::min<Index>(Mo, geo.Ho - u0)),
                                             static_cast<int>(std::min<Index>(Mo, geo.Wo - v0)), m + K * t,
                                             K * chunk);
-      }
-#ifdef _OPENMP
-#pragma omp for schedule(static)
-#endif
-      for (Index xi = 0; xi < A * A; ++xi) {
+      });
+      winograd_for(A * A, 1, team, [&](Index xi) {
         Eigen::Map<Matrix<S>> du(dU + xi * K * C, K, C);
         Eigen::Map<const Matrix<S>> mm(m + xi * K * chunk, K, tb);
         Eigen::Map<const Matrix<S>> vv(v + xi * C * chunk, C, tb);
         du.noalias() += mm * vv.transpose();
-      }
+      });
     }
-  }
+  });
 }
 
 /// Calls f(std::integral_constant<int, α>{}, std::integral_constant<int, m>{}) for the supported
