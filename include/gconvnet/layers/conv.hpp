@@ -189,8 +189,7 @@ private:
     const S* xs = x.data();
     S* ps = p.data();
     const Index outer = Wo * N;
-    GCONVNET_PARALLEL_FOR
-    for (Index vn = 0; vn < outer; ++vn) {
+    detail::parallel_for(outer, [&](Index vn) {
       const Index v = vn % Wo, n = vn / Wo;
       for (Index u = 0; u < Ho; ++u) {
         S* dst = ps + K * (u + Ho * vn);
@@ -208,7 +207,7 @@ private:
           }
         }
       }
-    }
+    });
   }
 
   // dx(c, h, w, n) = Σ over patches covering (h, w) of the matching entry of cols; gathered per
@@ -219,8 +218,7 @@ private:
     const S* cs = cols.data();
     S* xs = dx.data();
     const Index outer = W * N;
-    GCONVNET_PARALLEL_FOR
-    for (Index wn = 0; wn < outer; ++wn) {
+    detail::parallel_for(outer, [&](Index wn) {
       const Index w = wn % W, n = wn / W;
       S* dcol = xs + C * H * wn;
       std::fill(dcol, dcol + C * H, S(0));
@@ -240,7 +238,7 @@ private:
           }
         }
       }
-    }
+    });
   }
 
   Index filters_, kernel_h_, kernel_w_, stride_, padding_, declared_channels_;
