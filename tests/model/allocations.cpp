@@ -263,11 +263,8 @@ TEST_CASE("Repeated hot-path calls allocate nothing with one thread: MaxPool, Re
   check_no_allocation(model, 3, engine);
 }
 
-// KNOWN ISSUE (tagged !mayfail: reported, not failing the suite): Conv's im2col/col2im loops
-// (GCONVNET_PARALLEL_FOR in layers/conv.hpp) and the Winograd path still enter an OpenMP parallel
-// region with one thread, one libgomp team allocation each. Drop the tag once they use
-// detail::parallel_for.
-TEST_CASE("Repeated hot-path calls allocate nothing with one thread: Conv models", "[model][allocation][!mayfail]") {
+// Conv too (with the algorithm ConvAlgorithm::automatic picks for these shapes).
+TEST_CASE("Repeated hot-path calls allocate nothing with one thread: Conv models", "[model][allocation]") {
   if (!GCONVNET_TEST_REPLACE_MALLOC) {
     WARN("allocation counting is off in a sanitizer build");
     return;
@@ -278,4 +275,8 @@ TEST_CASE("Repeated hot-path calls allocate nothing with one thread: Conv models
                     Conv<double>(4, 3, 1, 1), ReLU<double>{});
   mt::randomize(model, engine, 0.3, 0.2);
   check_no_allocation(model, 3, engine);
+  DynamicModel<float> dyn(Shape{3, 24, 24},
+                          parse_layers<float>("conv:8:5:2:2,relu,conv:6:3:1:1,softplus,maxpool:2,fc:4,relu"));
+  mt::randomize(dyn, engine, 0.2, 0.1);
+  check_no_allocation(dyn, 4, engine);
 }
