@@ -10,7 +10,8 @@
 // Top-down: dx_s = (w_s flipped in space, channels swapped) ⋆ (dy padded by r_s − 1), then dx is read
 // back from the phases of dx_s (for s = 1 and p ≤ r − 1, dy is padded by r − 1 − p and the result is
 // dx itself). Weight gradient: ∂/∂U of Σ⟨dy, y⟩ in the transformed domain, then back through G.
-// Every buffer is kept: repeated calls with one batch size allocate nothing (beyond Eigen's GEMM).
+// Every buffer is kept: repeated calls with one batch size allocate nothing (the products' blocks stay
+// within Eigen's stack allocation limit; the filter transforms use coefficient-based products).
 #pragma once
 
 #include <algorithm>
@@ -32,6 +33,11 @@ namespace gconvnet::detail {
 #endif
 constexpr int winograd_default_tile = GCONVNET_WINOGRAD_TILE;
 
+/// What this object represents: the fast path of one Conv layer (K filters r×r, stride s, padding p,
+/// fixed input shape): plan() once per shape, then forward / backward / accumulate_gradient with the
+/// layer's weights, which compute exactly what Conv's im2col path computes (up to rounding). Keeps
+/// the transformed filters (until the weights change), the padded phases of the last input (for the
+/// weight gradient) and every work buffer.
 template <class S>
 class WinogradConv {
 public:
@@ -100,8 +106,8 @@ public:
     }
     const WinogradGeometry geo = bwd_;
     winograd_dispatch(plan_.m, plan_.r, [&](auto a, auto mo) {
-      winograd_correlate_impl<decltype(a)::value, decltype(mo)::value>(geo, dyp_.data(), ub_.data(), static_cast<const S*>(nullptr),
-                                                                       target, scratch_);
+      winograd_correlate_impl<decltype(a)::value, decltype(mo)::value>(geo, dyp_.data(), ub_.data(),
+                                                                       static_cast<const S*>(nullptr), target, scratch_);
     });
     if (!direct_backward_) gather_phases(dx);
   }
@@ -135,8 +141,8 @@ public:
 
   /// Scalars held by the buffers (inputs, transforms, per-thread scratch, gradient buffers).
   Index buffer_size() const {
-    Index n = static_cast<Index>(weights_seen_.size()) + xs_.size() + dyp_.size() + dxs_.size() + u_.size() + ub_.size() + ut_.size() + ws_.size() +
-              du_.size() + dws_.size() + gv_.size() + gm_.size();
+    Index n = static_cast<Index>(weights_seen_.size()) + xs_.size() + dyp_.size() + dxs_.size() + u_.size() +
+              ub_.size() + ut_.size() + ws_.size() + du_.size() + dws_.size() + gv_.size() + gm_.size();
     for (const auto& v : scratch_.v) n += v.size();
     for (const auto& v : scratch_.m) n += v.size();
     return n;
