@@ -1,0 +1,429 @@
+// synthesize_texture — Experiment 1 of the paper (Sec. 10, Fig. 6): learn a generative ConvNet
+//   p(I; w) = exp(f(I; w)) q(I) / Z(w)                                          (eq. 3.4)
+// from ONE texture photograph by maximum likelihood (Algorithm 1), growing the network one layer at a
+// time (Sec. 8), then read new textures off the model's persistent Langevin chains (eq. 6.10).
+//
+//   synthesize_texture [IMAGE] --out DIR [--seed N] [--threads N] [--config fast|paper] [--layers SPEC]
+//                      [--iterations N] [--chains N] [--size N] [--out-size N] [--resume CHECKPOINT]
+//
+// IMAGE defaults to the gravel texture bundled in examples/data/. Written in DIR:
+//   synthesized_00.png ...       one texture per chain
+//   contact_sheet.png            the observed image first, then the synthesized ones (as Fig. 6)
+//   snapshots/iter_NNNN.png      contact sheets during learning
+//   log.csv                      one row per learning iteration
+//   checkpoint.safetensors       everything needed to continue (--resume): weights, chains, optimizer, engine
+//   weights.safetensors          the learned parameters alone
+//   large/synthesized_00.png ... with --out-size N: the learned filters run on an N×N canvas
+// Ctrl-C (or SIGTERM) stops after the current iteration, writes the checkpoint and exits with 128+signal.
+#include <gconvnet/gconvnet.hpp>
+#include <gconvnet/io/checkpoint.hpp>
+#include <gconvnet/io/image.hpp>
+#include <gconvnet/learning/mle_learner.hpp>
+#include <gconvnet/learning/stages.hpp>
+#include <gconvnet/sampling/langevin.hpp>
+
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <csignal>
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <unistd.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace fs = std::filesystem;
+using namespace gconvnet;
+using Model = DynamicModel<float>;
+
+namespace {
+
+// ---------------------------------------------------------------------------------------------------
+// The two named settings.
+
+/// Everything --config chooses; each field can be overridden on the command line.
+struct Config {
+  std::string layers;        // the ConvNet, bottom-up (parse_layers syntax)
+  Index size = 0;            // the observed image is resized to size × size
+  Index chains = 0;          // M̃ persistent Langevin chains
+  Index iterations = 0;      // learning iterations per layer stage
+  LangevinOptions langevin;  // ε, L, σ
+  double learning_rate = 0;  // η of the first stage (halved at each new stage)
+  std::string image;         // the bundled default texture
+};
+
+/// The authors' release setting (DESIGN.md §3): 224², 100/64/30 filters, 16 chains, L = 10, ε = 0.3,
+/// 700 iterations per layer, η = 5e-4 halved per stage, gradients divided by map size and capped at 20.
+Config paper_config() {
+  return {"conv:100:15:3:2,relu,conv:64:5:1:2,relu,conv:30:3:1:2,relu", 224, 16, 700, {0.3, 10, 1.0}, 5e-4,
+          "gravel_224.png"};
+}
+
+/// The default, chosen by measurement for quality per minute on two cores (scores of
+/// tools/texture_score.py on the six 128² textures of the test set; see the README): the release
+/// recipe (padding 2, per-map-size normalised and capped SGD, η = 5e-4 halved per stage, σ = 1, chains
+/// from zero, layers grown 1→2→3) at 128² with a slimmer net (64 and 32 filters in the first two layers,
+/// 42% of the release's multiply-adds per pass), 3 chains, and fewer, larger Langevin steps (ε = 0.6,
+/// L = 4: per iteration a chain moves 55% of the way to the mean of its current piece, against 37% with
+/// ε = 0.3, L = 10, for 40% of the gradient evaluations).
+Config fast_config() {
+  return {"conv:64:15:3:2,relu,conv:32:5:1:2,relu,conv:30:3:1:2,relu", 128, 3, 260, {0.6, 4, 1.0}, 5e-4,
+          "gravel_128.png"};
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Ctrl-C: the handler only raises a flag; the learning loop looks at it after each iteration.
+
+volatile std::sig_atomic_t stop_signal = 0;
+
+extern "C" void on_stop_signal(int sig) {
+  stop_signal = sig;
+  std::signal(sig, SIG_DFL);  // a second Ctrl-C ends the program at once
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Small helpers of the program (files, paths, the progress display).
+
+/// Where the bundled textures are: next to this source file, or installed under share/gconvnet.
+std::string bundled_texture(const std::string& name) {
+  std::vector<fs::path> candidates;
+#ifdef GCONVNET_EXAMPLE_DATA_DIR
+  candidates.emplace_back(fs::path(GCONVNET_EXAMPLE_DATA_DIR) / name);
+#endif
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) candidates.push_back(exe.parent_path().parent_path() / "share" / "gconvnet" / "examples" / "data" / name);
+  for (const auto& p : candidates)
+    if (fs::exists(p)) return p.string();
+  throw Error("the bundled texture '" + name + "' is not in " +
+              (candidates.empty() ? std::string("any known place") : candidates.front().parent_path().string()) +
+              "; pass an IMAGE");
+}
+
+/// The centred largest square of an image (textures are learned on square canvases).
+Image<float> centre_square(const Image<float>& im) {
+  const Index h = im.dimension(1), w = im.dimension(2), side = std::min(h, w);
+  if (h == w) return im;
+  const Eigen::array<Index, 3> offsets{0, (h - side) / 2, (w - side) / 2}, extents{im.dimension(0), side, side};
+  return im.slice(offsets, extents);
+}
+
+/// The chains as 0–255 images: synthesized + channel means (save_png clips).
+Batch<float> to_intensities(const Batch<float>& chains, const std::vector<double>& means) {
+  Batch<float> out = chains;
+  io::add_channel_means(out, means);
+  return out;
+}
+
+/// Writes synthesized_00.png ... into `dir`; returns the paths.
+std::vector<std::string> save_each(const Batch<float>& images, const fs::path& dir) {
+  std::vector<std::string> paths;
+  for (Index n = 0; n < batch_size(images); ++n) {
+    std::ostringstream name;
+    name << "synthesized_" << std::setw(2) << std::setfill('0') << n << ".png";
+    paths.push_back((dir / name.str()).string());
+    io::save_png(image_of(images, n), paths.back());
+  }
+  return paths;
+}
+
+/// This program's command line with "--resume CHECKPOINT" in place of any earlier --resume.
+std::string resume_command(int argc, char** argv, const fs::path& checkpoint) {
+  std::string cmd = argv[0];
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--resume") {
+      ++i;
+      continue;
+    }
+    if (a.rfind("--resume=", 0) == 0) continue;
+    cmd += " " + a;
+  }
+  return cmd + " --resume " + checkpoint.string();
+}
+
+std::string join(const std::vector<double>& v) {
+  std::ostringstream os;
+  for (std::size_t i = 0; i < v.size(); ++i) os << (i ? " " : "") << v[i];
+  return os.str();
+}
+
+std::string clock_time(double seconds) {
+  const long s = std::lround(std::max(0.0, seconds));
+  std::ostringstream os;
+  if (s >= 3600) os << s / 3600 << ":" << std::setw(2) << std::setfill('0');
+  os << (s / 60) % 60 << ":" << std::setw(2) << std::setfill('0') << s % 60;
+  return os.str();
+}
+
+/// The learning log: one CSV row per iteration. On --resume, rows at or after the checkpoint's
+/// iteration (written by the interrupted run after its last checkpoint) are dropped first.
+class CsvLog {
+public:
+  CsvLog(const fs::path& path, Index resume_from) {
+    std::vector<std::string> kept;
+    if (resume_from > 0) {
+      std::ifstream in(path);
+      std::string line;
+      while (std::getline(in, line))
+        if (line.rfind("iteration,", 0) != 0 && !line.empty() && std::stoll(line.substr(0, line.find(','))) < resume_from)
+          kept.push_back(line);
+    }
+    out_.open(path, std::ios::trunc);
+    if (!out_) throw Error("cannot write '" + path.string() + "'");
+    out_ << "iteration,stage,score_observed,score_synthesized,difference,learning_rate,seconds,"
+            "active_observed,active_synthesized,gradient_norm\n";
+    for (const auto& line : kept) out_ << line << "\n";
+    out_.flush();
+  }
+  void write(const IterationStats& s) {
+    out_ << s.iteration << "," << s.stage << "," << s.score_observed << "," << s.score_synthesized << ","
+         << s.score_observed - s.score_synthesized << "," << s.learning_rate << "," << s.seconds << ","
+         << join(s.active_observed) << "," << join(s.active_synthesized) << "," << join(s.gradient_norm) << "\n";
+    out_.flush();
+  }
+
+private:
+  std::ofstream out_;
+};
+
+/// A progress bar with ETA and f(obs) − f(syn) on a terminal; a plain line every 20 iterations (or 30 s)
+/// otherwise. The ETA weighs the remaining iterations by the multiply-adds of their stage.
+class Progress {
+public:
+  Progress(std::vector<double> stage_cost, Index iterations_per_stage)
+      : cost_(std::move(stage_cost)), per_stage_(iterations_per_stage), tty_(::isatty(::fileno(stderr)) != 0) {}
+
+  void update(const IterationStats& s, Index done, Index total) {
+    cost_done_ += cost_[static_cast<std::size_t>(s.stage)];
+    seconds_ += s.seconds;
+    double cost_left = 0;
+    for (Index i = done; i < total; ++i) cost_left += cost_[static_cast<std::size_t>(std::min<Index>(i / per_stage_, static_cast<Index>(cost_.size()) - 1))];
+    const double eta = cost_done_ > 0 ? seconds_ / cost_done_ * cost_left : 0;
+    const double diff = s.score_observed - s.score_synthesized;
+    const auto now = std::chrono::steady_clock::now();
+    std::ostringstream line;
+    line << "stage " << s.stage + 1 << "/" << cost_.size() << " iter " << done << "/" << total;
+    if (tty_) {
+      if (done < total && now - last_ < std::chrono::milliseconds(200)) return;
+      const int width = 30, filled = static_cast<int>(width * done / std::max<Index>(total, 1));
+      std::cerr << "\r[" << std::string(static_cast<std::size_t>(filled), '#')
+                << std::string(static_cast<std::size_t>(width - filled), '.') << "] " << line.str() << "  "
+                << std::fixed << std::setprecision(2) << s.seconds << " s/it  ETA " << clock_time(eta)
+                << "  f(obs)-f(syn) " << std::setprecision(1) << diff << "    " << std::flush;
+      if (done == total) std::cerr << "\n";
+    } else {
+      if (done % 20 != 0 && done != total && now - last_ < std::chrono::seconds(30)) return;
+      std::cerr << line.str() << "  " << std::fixed << std::setprecision(2) << s.seconds << " s/it  ETA "
+                << clock_time(eta) << "  f(obs)=" << std::setprecision(1) << s.score_observed
+                << " f(syn)=" << s.score_synthesized << " diff=" << diff << "\n";
+    }
+    last_ = now;
+  }
+  /// Ends a terminal's progress line before other output.
+  void interrupt_line() {
+    if (tty_) std::cerr << "\n";
+  }
+
+private:
+  std::vector<double> cost_;
+  Index per_stage_;
+  bool tty_;
+  double cost_done_ = 0, seconds_ = 0;
+  std::chrono::steady_clock::time_point last_{};
+};
+
+}  // namespace
+
+int main(int argc, char** argv) try {
+  // 1. The command line. ----------------------------------------------------------------------------
+  CLI::App app{"Learn a generative ConvNet from one texture image and synthesize new ones (Xie et al. 2016, Exp. 1)"};
+  std::string image_path, out_dir, config_name = "fast", layers, resume;
+  std::uint64_t seed = 2016;
+  int threads = 0;
+  Index iterations = 0, chains = 0, size = 0, out_size = 0, out_steps = 0, snapshot_every = 100;
+  double learning_rate = 0, step_size = 0;
+  Index langevin_steps = 0;
+  app.add_option("IMAGE", image_path, "the observed texture (PNG/JPEG); default: the bundled gravel")->check(CLI::ExistingFile);
+  app.add_option("--out", out_dir, "output directory (created)")->required();
+  app.add_option("--seed", seed, "random seed (weights' initialisation, Langevin noise)")->capture_default_str();
+  app.add_option("--threads", threads, "threads for OpenMP and Eigen (0: their default)")->check(CLI::NonNegativeNumber);
+  app.add_option("--config", config_name, "named setting: fast (minutes) or paper (the release code)")
+      ->check(CLI::IsMember({"fast", "paper"}))->capture_default_str();
+  app.add_option("--layers", layers, "the ConvNet, e.g. conv:100:15:3:2,relu,conv:64:5:1:2,relu (overrides --config)");
+  app.add_option("--iterations", iterations, "learning iterations per layer stage")->check(CLI::PositiveNumber);
+  app.add_option("--chains", chains, "number of synthesized images (persistent Langevin chains)")->check(CLI::PositiveNumber);
+  app.add_option("--size", size, "resize the observed image to SIZE x SIZE")->check(CLI::PositiveNumber);
+  app.add_option("--out-size", out_size, "also synthesize at OUT_SIZE x OUT_SIZE with the learned filters")->check(CLI::PositiveNumber);
+  app.add_option("--out-steps", out_steps, "Langevin steps for --out-size (default: L x iterations)")->check(CLI::PositiveNumber);
+  app.add_option("--learning-rate", learning_rate, "η of the first stage")->check(CLI::PositiveNumber);
+  app.add_option("--step-size", step_size, "Langevin step size ε")->check(CLI::PositiveNumber);
+  app.add_option("--langevin-steps", langevin_steps, "Langevin steps L per learning iteration")->check(CLI::PositiveNumber);
+  app.add_option("--snapshot-every", snapshot_every, "contact sheet and checkpoint every N iterations")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--resume", resume, "continue from a checkpoint written by an earlier run")->check(CLI::ExistingFile);
+  CLI11_PARSE(app, argc, argv);
+
+  Config config = config_name == "paper" ? paper_config() : fast_config();
+  if (!layers.empty()) config.layers = layers;
+  if (iterations > 0) config.iterations = iterations;
+  if (chains > 0) config.chains = chains;
+  if (size > 0) config.size = size;
+  if (learning_rate > 0) config.learning_rate = learning_rate;
+  if (step_size > 0) config.langevin.step_size = step_size;
+  if (langevin_steps > 0) config.langevin.steps = langevin_steps;
+  if (image_path.empty()) image_path = bundled_texture(config.image);
+  const fs::path out(out_dir);
+  fs::create_directories(out / "snapshots");
+
+  if (threads > 0) {
+#ifdef _OPENMP
+    omp_set_num_threads(threads);
+#endif
+    Eigen::setNbThreads(threads);
+  }
+
+  // 2. The observed image I_obs: intensities 0–255 minus the per-channel means (the release code). ---
+  Image<float> observed = io::load_image<float>(image_path);
+  std::cout << "observed: " << image_path << " (" << observed.dimension(2) << "x" << observed.dimension(1) << ")";
+  observed = centre_square(observed);
+  if (observed.dimension(1) != config.size) {
+    observed = io::resize_image(observed, config.size, config.size);
+    std::cout << ", resized to " << config.size << "x" << config.size;
+  }
+  std::cout << "\n";
+  const std::vector<double> means = io::channel_means(observed);
+  Batch<float> observed_batch = as_batch(observed);
+  io::subtract_channel_means(observed_batch, means);
+
+  // 3. The model: a ConvNet whose score f(I; w) is the sum of its top responses (eq. 3.5). -------------
+  Model model(shape_of(observed), parse_layers<float>(config.layers));
+  std::mt19937_64 init_engine(seed);
+  initialize_normal(model, init_engine, 0.01, 0.0);  // release code: N(0, 0.01²), biases 0
+  std::cout << model.summary();
+
+  // 4. Algorithm 1 with layer growing: L Langevin steps on the chains, then w ← w + η (H_obs − H_syn). -
+  LearningOptions options;
+  options.chains = config.chains;
+  options.langevin = config.langevin;
+  options.optimizer.learning_rate = config.learning_rate;
+  MleLearner<Model> learner(model, observed_batch, options, seed);
+  if (!resume.empty()) {
+    io::load_checkpoint(learner, resume);
+    std::cout << "resumed from " << resume << " at iteration " << learner.iteration() << ", stage "
+              << learner.stage() + 1 << "\n";
+  }
+  const Index stages = learner.num_stages(), total = stages * config.iterations;
+  std::cout << "config " << config_name << ": " << config.chains << " chains, " << stages << " stages x "
+            << config.iterations << " iterations, L = " << config.langevin.steps
+            << ", eps = " << config.langevin.step_size << ", eta = " << config.learning_rate << ", seed " << seed
+            << "\n";
+
+  // The multiply-adds of each stage, for the ETA.
+  std::vector<double> stage_cost;
+  {
+    Model probe(shape_of(observed), parse_layers<float>(config.layers));
+    for (Index d : stage_depths(probe)) {
+      probe.set_depth(d);
+      stage_cost.push_back(static_cast<double>(probe.macs()));
+    }
+  }
+
+  const fs::path checkpoint_path = out / "checkpoint.safetensors";
+  CsvLog log(out / "log.csv", learner.iteration());
+  Progress progress(stage_cost, config.iterations);
+  auto snapshot = [&](Index iteration) {
+    std::ostringstream name;
+    name << "iter_" << std::setw(4) << std::setfill('0') << iteration << ".png";
+    io::save_png(io::contact_sheet(observed, to_intensities(learner.synthesized(), means)),
+                 (out / "snapshots" / name.str()).string());
+    io::save_checkpoint(learner, checkpoint_path.string());
+  };
+
+  std::signal(SIGINT, on_stop_signal);
+  std::signal(SIGTERM, on_stop_signal);
+  while (learner.iteration() < total) {
+    const Index stage = learner.iteration() / config.iterations;
+    if (stage != learner.stage()) learner.set_stage(stage);  // grow: one more layer, chains restart, η halves
+    const IterationStats stats = learner.step();
+    log.write(stats);
+    const Index done = learner.iteration();
+    progress.update(stats, done, total);
+    if (done % snapshot_every == 0 || done % config.iterations == 0) snapshot(done);
+    if (stop_signal != 0) {
+      progress.interrupt_line();
+      io::save_checkpoint(learner, checkpoint_path.string());
+      std::cerr << "synthesize_texture: interrupted (" << (stop_signal == SIGINT ? "SIGINT" : "SIGTERM")
+                << ") after iteration " << done << " of " << total << "; checkpoint written to "
+                << checkpoint_path.string() << "\ncontinue with: " << resume_command(argc, argv, checkpoint_path) << "\n";
+      return 128 + static_cast<int>(stop_signal);
+    }
+  }
+
+  // 5. The synthesized textures: the chains plus the channel means, clipped to 0–255. ----------------
+  const Batch<float> synthesized = to_intensities(learner.synthesized(), means);
+  std::vector<std::string> written = save_each(synthesized, out);
+  written.push_back((out / "contact_sheet.png").string());
+  io::save_png(io::contact_sheet(observed, synthesized), written.back());
+  io::save_checkpoint(learner, checkpoint_path.string());
+  written.push_back(checkpoint_path.string());
+  written.push_back((out / "weights.safetensors").string());
+  io::save_weights(model, written.back());
+  written.push_back((out / "log.csv").string());
+
+  // 6. --out-size: the same filters on a larger canvas (the model is convolutional), Langevin from zero.
+  if (out_size > 0) {
+    Model large(Shape{observed.dimension(0), out_size, out_size}, parse_layers<float>(config.layers));
+    auto from = model.parameters();
+    auto to = large.parameters();
+    for (std::size_t i = 0; i < from.size(); ++i) to[i].vector() = from[i].vector();
+    Batch<float> chains_large = make_batch<float>(large.input_shape(), config.chains);
+    chains_large.setZero();
+    std::mt19937_64 engine(seed + 1);
+    LangevinWorkspace<float> ws;
+    const Index steps = out_steps > 0 ? out_steps : config.langevin.steps * config.iterations;
+    std::cout << "synthesizing " << config.chains << " images of " << out_size << "x" << out_size << " ("
+              << steps << " Langevin steps)\n";
+    const auto start = std::chrono::steady_clock::now();
+    for (Index done = 0; done < steps && stop_signal == 0;) {
+      LangevinOptions chunk = config.langevin;
+      chunk.steps = std::min<Index>(10, steps - done);
+      langevin(large, chains_large, chunk, engine, ws);
+      done += chunk.steps;
+      const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      if (done == steps || done % std::max<Index>(10, steps / 10 / 10 * 10) == 0)
+        std::cerr << "large: step " << done << "/" << steps << "  ETA "
+                  << clock_time(elapsed / static_cast<double>(done) * static_cast<double>(steps - done)) << "\n";
+    }
+    if (stop_signal != 0) {
+      std::cerr << "synthesize_texture: interrupted during --out-size; the learned model is saved in "
+                << checkpoint_path.string() << "\n";
+      return 128 + static_cast<int>(stop_signal);
+    }
+    fs::create_directories(out / "large");
+    const Batch<float> big = to_intensities(chains_large, means);
+    for (const auto& p : save_each(big, out / "large")) written.push_back(p);
+    written.push_back((out / "large" / "contact_sheet.png").string());
+    io::save_png(io::contact_sheet(observed, big), written.back());
+  }
+
+  // 7. Where everything went. ------------------------------------------------------------------------
+  std::cout << "wrote:\n";
+  for (const auto& p : written) std::cout << "  " << p << "\n";
+  std::cout << "  " << (out / "snapshots").string() << "/\n";
+  return 0;
+} catch (const std::exception& e) {
+  std::cerr << "synthesize_texture: " << e.what() << "\n";
+  return 1;
+}
