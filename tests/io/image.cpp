@@ -1,5 +1,6 @@
-// Tests of gconvnet/io/image.hpp: decoding (gray, RGBA, JPEG), refusals (16-bit, truncated, not an image,
-// huge declared size), PNG round trip, atomic save, resizing, channel means, grids.
+// Tests of gconvnet/io/image.hpp: decoding (gray, gray+alpha, RGBA, palette, JPEG, from memory), refusals
+// (empty, 16-bit, truncated, not an image, missing, directory, huge declared size, bad options), PNG round
+// trip, atomic save, resizing, channel means, grids. One test case per kind of file.
 // The small files in tests/data/io/ are written by tests/data/io/make_io_data.py (PIL).
 #include <gconvnet/io/image.hpp>
 
@@ -123,37 +124,130 @@ TEST_CASE("load_image decodes a JPEG", "[io][image]") {
       for (Index c = 0; c < 3; ++c) CHECK(std::abs(im(c, y, x) - expected[c]) <= 4);
 }
 
-TEST_CASE("load_image refuses bad files with an Error naming the file", "[io][image]") {
-  SECTION("16 bits per channel") {
-    const std::string path = data_file("gray16_4x4.png");
-    CHECK(io::image_info(path).is_16_bit);
-    require_error_mentioning([&] { io::load_image<float>(path); }, {"load_image", path, "16 bits"});
+TEST_CASE("load_image converts gray+alpha: alpha dropped, gray kept or replicated", "[io][image]") {
+  const std::string path = data_file("gray_alpha_3x2.png");
+  CHECK(io::image_info(path).channels == 2);
+  const Image<float> gray = io::load_image<float>(path, {0});  // as stored, alpha dropped
+  REQUIRE(gray.dimension(0) == 1);
+  REQUIRE(gray.dimension(1) == 2);
+  REQUIRE(gray.dimension(2) == 3);
+  const Image<float> rgb = io::load_image<float>(path);
+  REQUIRE(rgb.dimension(0) == 3);
+  for (Index y = 0; y < 2; ++y)
+    for (Index x = 0; x < 3; ++x) {
+      CHECK(gray(0, y, x) == 30 * x + 70 * y + 9);
+      for (Index c = 0; c < 3; ++c) CHECK(rgb(c, y, x) == 30 * x + 70 * y + 9);
+    }
+}
+
+TEST_CASE("load_image expands a palette PNG to its RGB colours", "[io][image]") {
+  const std::string path = data_file("palette_4x2.png");
+  CHECK(io::image_info(path).channels == 3);
+  const Image<float> im = io::load_image<float>(path, {0});
+  REQUIRE(im.dimension(0) == 3);
+  REQUIRE(im.dimension(1) == 2);
+  REQUIRE(im.dimension(2) == 4);
+  for (Index y = 0; y < 2; ++y)
+    for (Index x = 0; x < 4; ++x) {
+      const Index i = x + 4 * y;  // the palette index, see make_io_data.py
+      CHECK(im(0, y, x) == (30 * i + 3) % 256);
+      CHECK(im(1, y, x) == (200 - 20 * i) % 256);
+      CHECK(im(2, y, x) == 7 * i);
+    }
+}
+
+TEST_CASE("decode_image decodes from memory exactly as load_image reads the file", "[io][image]") {
+  for (const char* name : {"gray_4x3.png", "rgba_3x2.png", "solid_8x8.jpg", "palette_4x2.png"}) {
+    INFO(name);
+    std::ifstream in(data_file(name), std::ios::binary);
+    const std::vector<unsigned char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    REQUIRE(!bytes.empty());
+    const io::ImageInfo info = io::image_info(bytes.data(), bytes.size(), name);
+    CHECK(info.width == io::image_info(data_file(name)).width);
+    const Image<double> a = io::decode_image<double>(bytes.data(), bytes.size(), name, {0});
+    const Image<double> b = io::load_image<double>(data_file(name), {0});
+    REQUIRE(a.dimension(0) == b.dimension(0));
+    REQUIRE(a.dimension(1) == b.dimension(1));
+    REQUIRE(a.dimension(2) == b.dimension(2));
+    for (Index i = 0; i < a.size(); ++i) CHECK(a.data()[i] == b.data()[i]);
   }
-  SECTION("truncated") {
-    const std::string path = data_file("truncated.png");
-    CHECK(io::image_info(path).width == 16);  // the header is intact, the pixels are not
-    require_error_mentioning([&] { io::load_image<float>(path); }, {"load_image", path, "cannot decode"});
-  }
-  SECTION("not an image") {
-    const std::string path = data_file("not_an_image.png");
-    require_error_mentioning([&] { io::load_image<float>(path); }, {path, "not an image"});
-  }
-  SECTION("missing file") {
-    const std::string path = data_file("no_such_file.png");
-    require_error_mentioning([&] { io::load_image<float>(path); }, {path, "cannot open"});
-  }
-  SECTION("declared size above the limit, refused before decoding") {
-    const std::string path = data_file("huge_9000x9000.png");
-    const io::ImageInfo info = io::image_info(path);
-    CHECK(info.width == 9000);
-    CHECK(info.height == 9000);
-    require_error_mentioning([&] { io::load_image<float>(path); }, {path, "9000x9000", "8192"});
-    // A smaller limit applies to ordinary images too.
-    require_error_mentioning([&] { io::load_image<float>(data_file("gray_4x3.png"), {3, 3}); }, {"4x3", "3x3"});
-  }
-  SECTION("bad options") {
-    require_error_mentioning([&] { io::load_image<float>(data_file("gray_4x3.png"), {2}); }, {"options.channels"});
-  }
+  // Messages name decode_image and the given name.
+  const unsigned char text[] = "hello";
+  require_error_mentioning([&] { io::decode_image<float>(text, 5, "greeting.png"); },
+                           {"decode_image", "'greeting.png'", "not an image", "68 65 6c 6c 6f"});
+  require_error_mentioning([&] { io::decode_image<float>(nullptr, 0, "nothing.png"); },
+                           {"decode_image", "'nothing.png'", "empty (0 bytes)"});
+  require_error_mentioning([&] { io::decode_image<float>(nullptr, 3, "null.png"); },
+                           {"decode_image", "'data' is null"});
+}
+
+TEST_CASE("load_image refuses an empty file", "[io][image]") {
+  const std::string path = data_file("empty.png");
+  require_error_mentioning([&] { io::load_image<float>(path); }, {"load_image: '" + path, "empty (0 bytes)",
+                                                                  "expected an image file"});
+  require_error_mentioning([&] { io::image_info(path); }, {"image_info", path, "empty"});
+}
+
+TEST_CASE("load_image refuses a 16-bit PNG", "[io][image]") {
+  const std::string path = data_file("gray16_4x4.png");
+  CHECK(io::image_info(path).is_16_bit);
+  require_error_mentioning([&] { io::load_image<float>(path); },
+                           {"load_image", path, "has 16 bits per channel", "expected an 8-bit image"});
+}
+
+TEST_CASE("load_image refuses a truncated PNG whose header is intact", "[io][image]") {
+  const std::string path = data_file("truncated.png");
+  CHECK(io::image_info(path).width == 16);  // the header is intact, the pixels are not
+  require_error_mentioning([&] { io::load_image<float>(path); },
+                           {"load_image", path, "cannot decode", "16x16 pixels declared", "expected a complete image"});
+}
+
+TEST_CASE("load_image refuses a file that is not an image, showing its first bytes", "[io][image]") {
+  const std::string path = data_file("not_an_image.png");
+  require_error_mentioning([&] { io::load_image<float>(path); },
+                           {"load_image", path, "not an image", "PNG, JPEG", "54 68 69 73 20 69 73 20"});
+}
+
+TEST_CASE("load_image refuses a missing file and a directory", "[io][image]") {
+  const std::string missing = data_file("no_such_file.png");
+  require_error_mentioning([&] { io::load_image<float>(missing); }, {"load_image", missing, "cannot open"});
+  const std::string dir = std::string(GCONVNET_TEST_DATA_DIR) + "/io";
+  require_error_mentioning([&] { io::load_image<float>(dir); }, {"load_image", dir, "cannot"});
+}
+
+TEST_CASE("load_image refuses a PNG declaring a size above the limit, before decoding", "[io][image]") {
+  // The file holds only the header (an empty IDAT): a decode attempt would report a zlib error instead.
+  const std::string path = data_file("huge_9000x9000.png");
+  const io::ImageInfo info = io::image_info(path);
+  CHECK(info.width == 9000);
+  CHECK(info.height == 9000);
+  require_error_mentioning([&] { io::load_image<float>(path); },
+                           {"load_image", path, "declares 9000x9000 pixels", "at most 8192x8192", "max_side"});
+  // A smaller limit applies to ordinary images too.
+  require_error_mentioning([&] { io::load_image<float>(data_file("gray_4x3.png"), {3, 3}); }, {"4x3", "3x3"});
+}
+
+TEST_CASE("load_image refuses a JPEG declaring a size above the limit, before decoding", "[io][image]") {
+  const std::string path = data_file("huge_20000x20000.jpg");
+  CHECK(io::image_info(path).width == 20000);
+  require_error_mentioning([&] { io::load_image<float>(path); }, {"load_image", path, "20000x20000", "8192"});
+}
+
+TEST_CASE("load_image refuses more pixels than options.max_pixels", "[io][image]") {
+  const std::string path = data_file("gray_4x3.png");
+  require_error_mentioning([&] { io::load_image<float>(path, {1, 100, 11}); },
+                           {"load_image", path, "4x3 = 12 pixels", "at most 11", "max_pixels"});
+  CHECK(io::load_image<float>(path, {1, 100, 12}).size() == 12);  // the limit itself is accepted
+  // The default: 4096² pixels, so the 9000×9000 file is refused by it too when max_side allows.
+  require_error_mentioning([&] { io::load_image<float>(data_file("huge_9000x9000.png"), {3, 10000}); },
+                           {"81000000 pixels", "at most 16777216"});
+}
+
+TEST_CASE("load_image refuses bad options", "[io][image]") {
+  const std::string path = data_file("gray_4x3.png");
+  require_error_mentioning([&] { io::load_image<float>(path, {2}); }, {"load_image", "options.channels", "is 2"});
+  require_error_mentioning([&] { io::load_image<float>(path, {3, 0}); }, {"options.max_side", "is 0"});
+  require_error_mentioning([&] { io::load_image<float>(path, {3, 10, -1}); }, {"options.max_pixels", "is -1"});
 }
 
 TEST_CASE("save_png then load_image gives back the rounded, clipped intensities", "[io][image]") {
@@ -232,6 +326,9 @@ TEST_CASE("resize_image keeps constants, halves a ramp sensibly, and checks its 
   }
   CHECK(mean == Approx(64.0).margin(0.5));
   require_error_mentioning([&] { io::resize_image(ramp, 0, 4); }, {"resize_image", "'height'"});
+  // Refused before allocating: 2^40 output values do not fit stb_image_resize's int offsets.
+  require_error_mentioning([&] { io::resize_image(ramp, Index(1) << 20, Index(1) << 20); },
+                           {"resize_image", "1048576, 1048576", "at most 536870911 values"});
 }
 
 TEST_CASE("channel means: computed per channel, subtracted and added back exactly", "[io][image]") {

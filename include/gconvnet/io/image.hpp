@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -32,80 +33,202 @@ namespace gconvnet::io {
 struct ImageInfo {
   Index width = 0;
   Index height = 0;
-  Index channels = 0;      ///< as stored: 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA
+  Index channels = 0;      ///< as stored: 1 gray, 2 gray+alpha, 3 RGB (also palette), 4 RGBA
   bool is_16_bit = false;  ///< 16 bits per channel (PNG, PNM)
   bool is_hdr = false;     ///< floating-point formats (Radiance HDR)
 };
 
-/// Options of load_image.
+/// Options of load_image and decode_image.
 struct LoadImageOptions {
   /// Channels of the result: 1 (gray; colour is converted to luminance), 3 (RGB; gray is copied into
   /// R, G and B), or 0 (as stored with any alpha channel dropped: gray → 1, colour → 3).
   Index channels = 3;
   /// Largest accepted width and height, checked on the declared header before anything is decoded.
   Index max_side = 8192;
+  /// Largest accepted width × height, checked with max_side. The default (4096², 16.8 M pixels) keeps
+  /// the decoded RGB float image under 202 MB; raise it for larger pictures.
+  Index max_pixels = Index(4096) * 4096;
 };
 
-/// Reads the header of an image file.
-/// throws: Error naming the file when it cannot be opened or is not an image stb can read.
-inline ImageInfo image_info(const std::string& path) {
-  const char* fn = "image_info";
-  std::FILE* file = std::fopen(path.c_str(), "rb");
-  detail::check(file != nullptr, fn, "cannot open '", path, "': ", std::strerror(errno));
-  int w = 0, h = 0, c = 0;
-  const int ok = stbi_info_from_file(file, &w, &h, &c);
-  ImageInfo info;
-  if (ok) {
-    info.is_16_bit = stbi_is_16_bit_from_file(file) != 0;
-    info.is_hdr = stbi_is_hdr_from_file(file) != 0;
-  }
-  std::fclose(file);
-  detail::check(ok != 0, fn, "'", path, "' is not an image this library can read (PNG, JPEG, BMP, TGA, GIF, PNM): ",
-                stbi_failure_reason() ? stbi_failure_reason() : "unknown format");
-  info.width = w;
-  info.height = h;
-  info.channels = c;
-  return info;
+namespace detail_image {
+
+/// The formats stb_image decodes for this library (its message for anything else).
+inline constexpr const char* readable_formats = "PNG, JPEG, BMP, TGA, GIF, PNM";
+
+/// stb_image's reason for the last failure, or `fallback`.
+inline const char* stb_reason(const char* fallback) {
+  const char* r = stbi_failure_reason();
+  return r != nullptr ? r : fallback;
 }
 
-/// Loads an 8-bit image file (PNG, JPEG; also BMP, TGA, GIF's first frame, PNM) as intensities 0–255.
-/// requires: 8 bits per channel; width and height ≤ options.max_side; options.channels ∈ {0, 1, 3}.
-/// ensures: result is (channels, height, width) with integer values in [0, 255]; alpha is dropped
-///          (not composited).
-/// throws: Error naming the file for: a file that cannot be opened, is not an image, is truncated or
-///         corrupt, has 16-bit or floating-point samples, or declares a size above options.max_side.
-template <class S = float>
-Image<S> load_image(const std::string& path, const LoadImageOptions& options = {}) {
-  const char* fn = "load_image";
+/// "89 50 4e 47 ..." — the first (up to) 8 bytes in hex, to show what came instead of an image.
+inline std::string first_bytes(const unsigned char* data, std::size_t size) {
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (std::size_t i = 0; i < size && i < 8; ++i) {
+    if (i) out += ' ';
+    out += hex[data[i] >> 4];
+    out += hex[data[i] & 15u];
+  }
+  return out;
+}
+
+/// Reads a whole file into memory. throws: Error naming `fn` and the file when it cannot be opened
+/// or read, or holds more than `max_bytes` bytes.
+inline std::vector<unsigned char> read_file(const char* fn, const std::string& path, std::size_t max_bytes) {
+  std::FILE* file = std::fopen(path.c_str(), "rb");
+  detail::check(file != nullptr, fn, "cannot open '", path, "': ", std::strerror(errno));
+  std::vector<unsigned char> bytes;
+  unsigned char buffer[1 << 16];
+  bool too_large = false;
+  while (true) {
+    const std::size_t n = std::fread(buffer, 1, sizeof buffer, file);
+    if (n > max_bytes - bytes.size()) {
+      too_large = true;
+      break;
+    }
+    bytes.insert(bytes.end(), buffer, buffer + n);
+    if (n < sizeof buffer) break;
+  }
+  const bool failed = std::ferror(file) != 0;
+  const int err = errno;
+  std::fclose(file);
+  detail::check(!failed, fn, "cannot read '", path, "': ", std::strerror(err));
+  detail::check(!too_large, fn, "'", path, "' has more than ", max_bytes, " bytes, expected an image file of at most ",
+                max_bytes, " bytes");
+  return bytes;
+}
+
+/// The header of an image held in memory; `fn` and `name` start and name every message.
+inline ImageInfo info(const char* fn, const unsigned char* data, std::size_t size, const std::string& name) {
+  detail::check(data != nullptr || size == 0, fn, "argument 'data' is null for ", size, " bytes of '", name, "'");
+  detail::check(size > 0, fn, "'", name, "' is empty (0 bytes), expected an image file (", readable_formats, ")");
+  constexpr std::size_t max_bytes = static_cast<std::size_t>(std::numeric_limits<int>::max());
+  detail::check(size <= max_bytes, fn, "'", name, "' has ", size, " bytes, expected an image file of at most ",
+                max_bytes, " bytes");
+  const int len = static_cast<int>(size);
+  int w = 0, h = 0, c = 0;
+  const int ok = stbi_info_from_memory(data, len, &w, &h, &c);
+  detail::check(ok != 0, fn, "'", name, "' is not an image this library can read (", readable_formats,
+                "): stb_image says '", stb_reason("unknown image type"), "'; its first bytes are ",
+                first_bytes(data, size));
+  ImageInfo out;
+  out.width = w;
+  out.height = h;
+  out.channels = c;
+  out.is_16_bit = stbi_is_16_bit_from_memory(data, len) != 0;
+  out.is_hdr = stbi_is_hdr_from_memory(data, len) != 0;
+  return out;
+}
+
+/// Checks the options and the declared header against them (before any pixel is decoded).
+inline void check_decodable(const char* fn, const ImageInfo& info, const std::string& name,
+                            const LoadImageOptions& options) {
+  detail::check(!info.is_16_bit, fn, "'", name, "' has 16 bits per channel, expected an 8-bit image");
+  detail::check(!info.is_hdr, fn, "'", name, "' is a floating-point (HDR) image, expected an 8-bit image");
+  detail::check(info.channels >= 1 && info.channels <= 4, fn, "'", name, "' declares ", info.channels,
+                " channels, expected 1 to 4");
+  detail::check(info.width >= 1 && info.height >= 1 && info.width <= options.max_side &&
+                    info.height <= options.max_side,
+                fn, "'", name, "' declares ", info.width, "x", info.height, " pixels, expected at most ",
+                options.max_side, "x", options.max_side, " (options.max_side)");
+  detail::check(info.width * info.height <= options.max_pixels, fn, "'", name, "' declares ", info.width, "x",
+                info.height, " = ", info.width * info.height, " pixels, expected at most ", options.max_pixels,
+                " (options.max_pixels)");
+}
+
+inline void check_options(const char* fn, const LoadImageOptions& options) {
   detail::check(options.channels == 0 || options.channels == 1 || options.channels == 3, fn,
                 "argument 'options.channels' is ", options.channels, ", expected 0 (as stored), 1 or 3");
   detail::check(options.max_side >= 1, fn, "argument 'options.max_side' is ", options.max_side, ", expected >= 1");
-  const ImageInfo info = image_info(path);
-  detail::check(!info.is_16_bit, fn, "'", path, "' has 16 bits per channel, expected an 8-bit image");
-  detail::check(!info.is_hdr, fn, "'", path, "' is a floating-point (HDR) image, expected an 8-bit image");
-  detail::check(info.width >= 1 && info.height >= 1 && info.width <= options.max_side &&
-                    info.height <= options.max_side,
-                fn, "'", path, "' declares ", info.width, "x", info.height, " pixels, expected at most ",
-                options.max_side, "x", options.max_side);
-  Index channels = options.channels;
-  if (channels == 0) channels = info.channels <= 2 ? 1 : 3;
+  detail::check(options.max_pixels >= 1, fn, "argument 'options.max_pixels' is ", options.max_pixels,
+                ", expected >= 1");
+}
+
+/// Owns stb_image's pixel buffer.
+struct StbPixels {
+  unsigned char* pixels = nullptr;
+  StbPixels() = default;
+  StbPixels(const StbPixels&) = delete;
+  StbPixels& operator=(const StbPixels&) = delete;
+  ~StbPixels() { stbi_image_free(pixels); }
+};
+
+template <class S>
+Image<S> decode(const char* fn, const unsigned char* data, std::size_t size, const std::string& name,
+                const LoadImageOptions& options) {
+  check_options(fn, options);
+  const ImageInfo declared = info(fn, data, size, name);
+  check_decodable(fn, declared, name, options);
+  const Index channels = options.channels != 0 ? options.channels : (declared.channels <= 2 ? 1 : 3);
   int w = 0, h = 0, stored = 0;
-  unsigned char* pixels = stbi_load(path.c_str(), &w, &h, &stored, static_cast<int>(channels));
-  detail::check(pixels != nullptr, fn, "cannot decode '", path, "': ",
-                stbi_failure_reason() ? stbi_failure_reason() : "unknown error", " (truncated or corrupt file?)");
+  StbPixels buffer;
+  buffer.pixels = stbi_load_from_memory(data, static_cast<int>(size), &w, &h, &stored, static_cast<int>(channels));
+  detail::check(buffer.pixels != nullptr, fn, "cannot decode '", name, "' (", declared.width, "x", declared.height,
+                " pixels declared): stb_image says '", stb_reason("unknown error"),
+                "', expected a complete image (truncated or corrupt file?)");
+  detail::check(w == declared.width && h == declared.height, fn, "'", name, "' decodes to ", w, "x", h,
+                " pixels, its header declares ", declared.width, "x", declared.height);
   // stb gives rows top to bottom, pixels left to right, channels interleaved.
   Image<S> image(channels, h, w);
+  const unsigned char* p = buffer.pixels;
   for (Index y = 0; y < h; ++y)
     for (Index x = 0; x < w; ++x)
-      for (Index c = 0; c < channels; ++c)
-        image(c, y, x) = static_cast<S>(pixels[(y * w + x) * channels + c]);
-  stbi_image_free(pixels);
+      for (Index c = 0; c < channels; ++c) image(c, y, x) = static_cast<S>(p[(y * w + x) * channels + c]);
   return image;
+}
+
+}  // namespace detail_image
+
+/// Reads the header of an image held in memory; `name` (e.g. the file name) names it in messages.
+/// requires: data points to `size` bytes (it may be null when size is 0).
+/// throws: Error naming the image when it is empty, larger than 2³¹−1 bytes, or not an image stb can read.
+inline ImageInfo image_info(const unsigned char* data, std::size_t size, const std::string& name) {
+  return detail_image::info("image_info", data, size, name);
+}
+
+/// Reads the header of an image file (the whole file is read, the pixels are not decoded).
+/// throws: Error naming the file when it cannot be opened or read, is empty, or is not an image stb can read.
+inline ImageInfo image_info(const std::string& path) {
+  const char* fn = "image_info";
+  const std::vector<unsigned char> bytes =
+      detail_image::read_file(fn, path, static_cast<std::size_t>(std::numeric_limits<int>::max()));
+  return detail_image::info(fn, bytes.data(), bytes.size(), path);
+}
+
+/// Decodes an 8-bit image held in memory (PNG, JPEG; also BMP, TGA, GIF's first frame, PNM) as
+/// intensities 0–255. `name` (e.g. the file name) names it in messages. Gray, gray+alpha, RGB, RGBA and
+/// palette images are converted to options.channels; alpha is dropped (not composited).
+/// requires: data points to `size` bytes; 8 bits per channel; width, height ≤ options.max_side and
+///           width × height ≤ options.max_pixels; options.channels ∈ {0, 1, 3}.
+/// ensures: result is (channels, height, width) with integer values in [0, 255]. The declared size is
+///          checked before any pixel memory is allocated.
+/// throws: Error naming the function and the image for: no bytes, not an image, truncated or corrupt
+///         data, 16-bit or floating-point samples, a declared size above the limits, bad options.
+template <class S = float>
+Image<S> decode_image(const unsigned char* data, std::size_t size, const std::string& name,
+                      const LoadImageOptions& options = {}) {
+  return detail_image::decode<S>("decode_image", data, size, name, options);
+}
+
+/// Loads an 8-bit image file as decode_image does (the file is read whole, then decoded from memory).
+/// requires: as decode_image; a readable file.
+/// ensures: as decode_image.
+/// throws: Error naming the file for: a file that cannot be opened or read, is empty, is not an image, is
+///         truncated or corrupt, has 16-bit or floating-point samples, or declares a size above the limits.
+template <class S = float>
+Image<S> load_image(const std::string& path, const LoadImageOptions& options = {}) {
+  const char* fn = "load_image";
+  detail_image::check_options(fn, options);
+  const std::vector<unsigned char> bytes =
+      detail_image::read_file(fn, path, static_cast<std::size_t>(std::numeric_limits<int>::max()));
+  return detail_image::decode<S>(fn, bytes.data(), bytes.size(), path, options);
 }
 
 /// Resamples an image to height × width (stb_image_resize: Mitchell filter when shrinking,
 /// Catmull–Rom when enlarging, edges clamped, linear intensities).
-/// requires: a non-empty image with at most 64 channels; height, width ≥ 1.
+/// requires: a non-empty image with at most 64 channels; height, width ≥ 1; at most 2²⁹−1 values in
+///           and out (stb_image_resize's int offsets).
 /// ensures: the result is (channels, height, width); a constant image stays constant; the filters may
 ///          overshoot slightly at sharp edges (values are not clipped).
 /// throws: Error on bad arguments.
@@ -117,6 +240,12 @@ Image<S> resize_image(const Image<S>& image, Index height, Index width) {
                 ", expected a non-empty image with 1 to 64 channels");
   detail::check(height >= 1 && width >= 1, fn, "arguments 'height', 'width' are ", height, ", ", width,
                 ", expected both >= 1");
+  // stb_image_resize computes byte offsets in int: each side of the resampling must fit.
+  constexpr Index max_values = std::numeric_limits<int>::max() / static_cast<Index>(sizeof(float));
+  detail::check(H * W <= max_values / C, fn, "argument 'image' has shape ", to_string(shape_of(image)),
+                ", expected at most ", max_values, " values");
+  detail::check(height <= max_values / C / width, fn, "arguments 'height', 'width' are ", height, ", ", width,
+                ", expected at most ", max_values, " values with ", C, " channels");
   std::vector<float> in(static_cast<std::size_t>(C * H * W)), out(static_cast<std::size_t>(C * height * width));
   for (Index y = 0; y < H; ++y)
     for (Index x = 0; x < W; ++x)
@@ -174,7 +303,8 @@ void add_channel_means(Eigen::Tensor<S, R, Eigen::ColMajor>& t, const std::vecto
 }
 
 /// Encodes intensities as an 8-bit PNG in memory: each value is clipped to [0, 255] and rounded.
-/// requires: 1 to 4 channels (gray, gray+alpha, RGB, RGBA), height and width ≥ 1, finite values.
+/// requires: 1 to 4 channels (gray, gray+alpha, RGB, RGBA), height and width ≥ 1, at most 2²⁸ values,
+///           finite values.
 /// throws: Error on bad shape or a NaN/Inf value.
 template <class S>
 std::vector<unsigned char> encode_png(const Image<S>& image) {
@@ -182,6 +312,10 @@ std::vector<unsigned char> encode_png(const Image<S>& image) {
   const Index C = image.dimension(0), H = image.dimension(1), W = image.dimension(2);
   detail::check(C >= 1 && C <= 4 && H >= 1 && W >= 1, fn, "argument 'image' has shape ", to_string(shape_of(image)),
                 ", expected 1 to 4 channels and a non-empty picture");
+  // stb_image_write sizes its buffers in int (filtered rows, compressed stream growing by doubling).
+  constexpr Index max_values = Index(1) << 28;
+  detail::check(H * W <= max_values / C, fn, "argument 'image' has shape ", to_string(shape_of(image)),
+                ", expected at most ", max_values, " values");
   detail::check(all_finite(image), fn, "argument 'image' contains NaN or Inf");
   std::vector<unsigned char> pixels(static_cast<std::size_t>(C * H * W));
   for (Index y = 0; y < H; ++y)

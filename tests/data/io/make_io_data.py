@@ -61,3 +61,30 @@ def png_header_only(width, height, colour_type=2):
 # Declares 9000 × 9000 RGB (within stb's own limits, above load_image's default 8192).
 with open(path("huge_9000x9000.png"), "wb") as f:
     f.write(png_header_only(9000, 9000))
+
+# An empty file with an image's name.
+with open(path("empty.png"), "wb") as f:
+    pass
+
+# Gray + alpha, 3 wide × 2 high: (v, a) = (30x + 70y + 9, 255 - 80x): alpha must be dropped.
+la = Image.new("LA", (3, 2))
+la.putdata([(30 * x + 70 * y + 9, 255 - 80 * x) for y in range(2) for x in range(3)])
+la.save(path("gray_alpha_3x2.png"))
+
+# Palette (PNG colour type 3), 4 wide × 2 high: pixel (x, y) has palette index x + 4y, whose colour is
+# (index·30 + 3, 200 - index·20, index·7).
+pal = Image.new("P", (4, 2))
+palette = []
+for i in range(256):
+    palette += [(i * 30 + 3) % 256, (200 - i * 20) % 256, (i * 7) % 256]
+pal.putpalette(palette)
+pal.putdata([x + 4 * y for y in range(2) for x in range(4)])
+pal.save(path("palette_4x2.png"), optimize=False)
+
+# A JPEG whose frame header (SOF0) declares 20000 × 20000 pixels, the rest of solid_8x8.jpg unchanged:
+# within stb's own limits, above load_image's default 8192.
+jpeg = bytearray(open(path("solid_8x8.jpg"), "rb").read())
+sof = jpeg.index(b"\xff\xc0")
+jpeg[sof + 5 : sof + 9] = struct.pack(">HH", 20000, 20000)
+with open(path("huge_20000x20000.jpg"), "wb") as f:
+    f.write(jpeg)
