@@ -25,11 +25,11 @@
 
 #include <CLI/CLI.hpp>
 
+#include "support/program.hpp"
+
 #include <algorithm>
 #include <chrono>
-#include <csignal>
 #include <cstdint>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
@@ -38,14 +38,13 @@
 #include <string>
 #include <vector>
 
-#include <unistd.h>
-
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 
 namespace fs = std::filesystem;
 using namespace gconvnet;
+using namespace gconvnet::examples;
 using Model = DynamicModel<float>;
 
 namespace {
@@ -86,33 +85,7 @@ Config fast_config() {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Ctrl-C: the handler only raises a flag; the learning loop looks at it after each iteration.
-
-volatile std::sig_atomic_t stop_signal = 0;
-
-extern "C" void on_stop_signal(int sig) {
-  stop_signal = sig;
-  std::signal(sig, SIG_DFL);  // a second Ctrl-C ends the program at once
-}
-
-// ---------------------------------------------------------------------------------------------------
 // Small helpers of the program (files, paths, the progress display).
-
-/// Where the bundled textures are: next to this source file, or installed under share/gconvnet.
-std::string bundled_texture(const std::string& name) {
-  std::vector<fs::path> candidates;
-#ifdef GCONVNET_EXAMPLE_DATA_DIR
-  candidates.emplace_back(fs::path(GCONVNET_EXAMPLE_DATA_DIR) / name);
-#endif
-  std::error_code ec;
-  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  if (!ec) candidates.push_back(exe.parent_path().parent_path() / "share" / "gconvnet" / "examples" / "data" / name);
-  for (const auto& p : candidates)
-    if (fs::exists(p)) return p.string();
-  throw Error("the bundled texture '" + name + "' is not in " +
-              (candidates.empty() ? std::string("any known place") : candidates.front().parent_path().string()) +
-              "; pass an IMAGE");
-}
 
 /// The centred largest square of an image (textures are learned on square canvases).
 Image<float> centre_square(const Image<float>& im) {
@@ -141,32 +114,9 @@ std::vector<std::string> save_each(const Batch<float>& images, const fs::path& d
   return paths;
 }
 
-/// This program's command line with "--resume CHECKPOINT" in place of any earlier --resume.
-std::string resume_command(int argc, char** argv, const fs::path& checkpoint) {
-  std::string cmd = argv[0];
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "--resume") {
-      ++i;
-      continue;
-    }
-    if (a.rfind("--resume=", 0) == 0) continue;
-    cmd += " " + a;
-  }
-  return cmd + " --resume " + checkpoint.string();
-}
-
 std::string join(const std::vector<double>& v) {
   std::ostringstream os;
   for (std::size_t i = 0; i < v.size(); ++i) os << (i ? " " : "") << v[i];
-  return os.str();
-}
-
-std::string clock_time(double seconds) {
-  const long s = std::lround(std::max(0.0, seconds));
-  std::ostringstream os;
-  if (s >= 3600) os << s / 3600 << ":" << std::setw(2) << std::setfill('0');
-  os << (s / 60) % 60 << ":" << std::setw(2) << std::setfill('0') << s % 60;
   return os.str();
 }
 
@@ -199,52 +149,6 @@ public:
 
 private:
   std::ofstream out_;
-};
-
-/// A progress bar with ETA and f(obs) − f(syn) on a terminal; a plain line every 20 iterations (or 30 s)
-/// otherwise. The ETA weighs the remaining iterations by the multiply-adds of their stage.
-class Progress {
-public:
-  Progress(std::vector<double> stage_cost, Index iterations_per_stage)
-      : cost_(std::move(stage_cost)), per_stage_(iterations_per_stage), tty_(::isatty(::fileno(stderr)) != 0) {}
-
-  void update(const IterationStats& s, Index done, Index total) {
-    cost_done_ += cost_[static_cast<std::size_t>(s.stage)];
-    seconds_ += s.seconds;
-    double cost_left = 0;
-    for (Index i = done; i < total; ++i) cost_left += cost_[static_cast<std::size_t>(std::min<Index>(i / per_stage_, static_cast<Index>(cost_.size()) - 1))];
-    const double eta = cost_done_ > 0 ? seconds_ / cost_done_ * cost_left : 0;
-    const double diff = s.score_observed - s.score_synthesized;
-    const auto now = std::chrono::steady_clock::now();
-    std::ostringstream line;
-    line << "stage " << s.stage + 1 << "/" << cost_.size() << " iter " << done << "/" << total;
-    if (tty_) {
-      if (done < total && now - last_ < std::chrono::milliseconds(200)) return;
-      const int width = 30, filled = static_cast<int>(width * done / std::max<Index>(total, 1));
-      std::cerr << "\r[" << std::string(static_cast<std::size_t>(filled), '#')
-                << std::string(static_cast<std::size_t>(width - filled), '.') << "] " << line.str() << "  "
-                << std::fixed << std::setprecision(2) << s.seconds << " s/it  ETA " << clock_time(eta)
-                << "  f(obs)-f(syn) " << std::setprecision(1) << diff << "    " << std::flush;
-      if (done == total) std::cerr << "\n";
-    } else {
-      if (done % 20 != 0 && done != total && now - last_ < std::chrono::seconds(30)) return;
-      std::cerr << line.str() << "  " << std::fixed << std::setprecision(2) << s.seconds << " s/it  ETA "
-                << clock_time(eta) << "  f(obs)=" << std::setprecision(1) << s.score_observed
-                << " f(syn)=" << s.score_synthesized << " diff=" << diff << "\n";
-    }
-    last_ = now;
-  }
-  /// Ends a terminal's progress line before other output.
-  void interrupt_line() {
-    if (tty_) std::cerr << "\n";
-  }
-
-private:
-  std::vector<double> cost_;
-  Index per_stage_;
-  bool tty_;
-  double cost_done_ = 0, seconds_ = 0;
-  std::chrono::steady_clock::time_point last_{};
 };
 
 }  // namespace
@@ -288,7 +192,7 @@ int main(int argc, char** argv) try {
   if (learning_rate > 0) config.learning_rate = learning_rate;
   if (step_size > 0) config.langevin.step_size = step_size;
   if (langevin_steps > 0) config.langevin.steps = langevin_steps;
-  if (image_path.empty()) image_path = bundled_texture(config.image);
+  if (image_path.empty()) image_path = bundled_file(config.image, GCONVNET_EXAMPLE_DATA_DIR);
   const fs::path out(out_dir);
   fs::create_directories(out / "snapshots");
 
@@ -356,23 +260,25 @@ int main(int argc, char** argv) try {
     io::save_checkpoint(learner, checkpoint_path.string());
   };
 
-  std::signal(SIGINT, on_stop_signal);
-  std::signal(SIGTERM, on_stop_signal);
+  catch_stop_signals();
   while (learner.iteration() < total) {
     const Index stage = learner.iteration() / config.iterations;
     if (stage != learner.stage()) learner.set_stage(stage);  // grow: one more layer, chains restart, η halves
     const IterationStats stats = learner.step();
     log.write(stats);
     const Index done = learner.iteration();
-    progress.update(stats, done, total);
+    std::ostringstream status;
+    status << std::fixed << std::setprecision(1) << "f(obs) " << stats.score_observed << "  f(syn) "
+           << stats.score_synthesized << "  diff " << stats.score_observed - stats.score_synthesized;
+    progress.update(done, total, stats.stage, stats.seconds, status.str());
     if (done % snapshot_every == 0 || done % config.iterations == 0) snapshot(done);
-    if (stop_signal != 0) {
+    if (stop_requested()) {
       progress.interrupt_line();
       io::save_checkpoint(learner, checkpoint_path.string());
-      std::cerr << "synthesize_texture: interrupted (" << (stop_signal == SIGINT ? "SIGINT" : "SIGTERM")
+      std::cerr << "synthesize_texture: interrupted (" << stop_signal_name()
                 << ") after iteration " << done << " of " << total << "; checkpoint written to "
                 << checkpoint_path.string() << "\ncontinue with: " << resume_command(argc, argv, checkpoint_path) << "\n";
-      return 128 + static_cast<int>(stop_signal);
+      return stop_exit_code();
     }
   }
 
@@ -414,7 +320,7 @@ int main(int argc, char** argv) try {
               << steps << " Langevin steps from " << (out_init == "tile" ? "the learned chains, tiled" : "zero")
               << ")\n";
     const auto start = std::chrono::steady_clock::now();
-    for (Index done = 0; done < steps && stop_signal == 0;) {
+    for (Index done = 0; done < steps && !stop_requested();) {
       LangevinOptions chunk = config.langevin;
       chunk.steps = std::min<Index>(10, steps - done);
       langevin(large, chains_large, chunk, engine, ws);
@@ -424,10 +330,10 @@ int main(int argc, char** argv) try {
         std::cerr << "large: step " << done << "/" << steps << "  ETA "
                   << clock_time(elapsed / static_cast<double>(done) * static_cast<double>(steps - done)) << "\n";
     }
-    if (stop_signal != 0) {
+    if (stop_requested()) {
       std::cerr << "synthesize_texture: interrupted during --out-size; the learned model is saved in "
                 << checkpoint_path.string() << "\n";
-      return 128 + static_cast<int>(stop_signal);
+      return stop_exit_code();
     }
     fs::create_directories(out / "large");
     const Batch<float> big = to_intensities(chains_large, means);
@@ -441,7 +347,6 @@ int main(int argc, char** argv) try {
   for (const auto& p : written) std::cout << "  " << p << "\n";
   std::cout << "  " << (out / "snapshots").string() << "/\n";
   return 0;
-} catch (const std::exception& e) {
-  std::cerr << "synthesize_texture: " << e.what() << "\n";
-  return 1;
+} catch (...) {
+  return report_exception("synthesize_texture");
 }
