@@ -1,0 +1,107 @@
+# Smoke test of synthesize_objects (run by ctest as `cmake -DPROGRAM=... -DWORK_DIR=... -P this`).
+# 1. A tiny run on the bundled images with layer growing (2 stages); every output must exist and be complete.
+# 2. Explicit image files, one of them non-square (the first run's contact sheet), learned all at once.
+# 3. The first run again in two pieces (--stop-after inside stage 1, then --resume): the weights must be
+#    bit-identical to those of the uninterrupted run, and the log must have the same rows.
+cmake_minimum_required(VERSION 3.16)
+foreach(v PROGRAM WORK_DIR)
+  if(NOT DEFINED ${v})
+    message(FATAL_ERROR "check_synthesize_objects.cmake: -D${v}=... is required")
+  endif()
+endforeach()
+file(REMOVE_RECURSE ${WORK_DIR})
+set(TINY --size 16 --chains 2 --layers conv:4:5:2:2,relu,conv:3:3:1:1,relu,fc:1 --langevin-steps 2
+         --snapshot-every 2 --seed 7 --threads 1)
+
+function(run)
+  execute_process(COMMAND ${PROGRAM} ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "synthesize_objects ${ARGN} exited with ${rc}\n${out}\n${err}")
+  endif()
+  message(STATUS "${out}")
+endfunction()
+
+# A PNG file: the signature, an IHDR of the expected size, and the IEND chunk at the very end.
+function(expect_png path width height)
+  if(NOT EXISTS ${path})
+    message(FATAL_ERROR "missing output: ${path}")
+  endif()
+  file(READ ${path} head LIMIT 24 HEX)
+  string(SUBSTRING "${head}" 0 16 signature)
+  if(NOT signature STREQUAL "89504e470d0a1a0a")
+    message(FATAL_ERROR "${path} is not a PNG (starts with ${signature})")
+  endif()
+  string(SUBSTRING "${head}" 32 8 w_hex)
+  string(SUBSTRING "${head}" 40 8 h_hex)
+  math(EXPR w "0x${w_hex}")
+  math(EXPR h "0x${h_hex}")
+  if(width GREATER 0 AND (NOT w EQUAL width OR NOT h EQUAL height))
+    message(FATAL_ERROR "${path} is ${w}x${h}, expected ${width}x${height}")
+  endif()
+  file(SIZE ${path} size)
+  math(EXPR tail_offset "${size} - 8")
+  file(READ ${path} tail OFFSET ${tail_offset} HEX)
+  if(NOT tail STREQUAL "49454e44ae426082")
+    message(FATAL_ERROR "${path} is truncated (no IEND chunk at the end)")
+  endif()
+endfunction()
+
+function(expect_nonempty path)
+  if(NOT EXISTS ${path})
+    message(FATAL_ERROR "missing output: ${path}")
+  endif()
+  file(SIZE ${path} size)
+  if(size LESS 16)
+    message(FATAL_ERROR "${path} has only ${size} bytes")
+  endif()
+endfunction()
+
+# 1. A tiny run: 2 stages (conv + fc, then conv, conv + fc) of 3 iterations.
+set(out1 ${WORK_DIR}/run1)
+run(--out ${out1} --iterations 3 ${TINY})
+expect_png(${out1}/synthesized_00.png 16 16)
+expect_png(${out1}/synthesized_01.png 16 16)
+# 10 training images in the first row, 2 synthesized below: 10 × 16 + 11 × 4 by 2 × 16 + 3 × 4.
+expect_png(${out1}/contact_sheet.png 204 44)
+foreach(i 0002 0003 0004 0006)
+  expect_png(${out1}/snapshots/iter_${i}.png 204 44)
+endforeach()
+expect_nonempty(${out1}/checkpoint.safetensors)
+expect_nonempty(${out1}/weights.safetensors)
+file(STRINGS ${out1}/log.csv rows1)
+list(LENGTH rows1 n)
+if(NOT n EQUAL 7)  # header + 2 stages × 3 iterations
+  message(FATAL_ERROR "log.csv has ${n} lines, expected 7")
+endif()
+file(GLOB leftovers ${out1}/*.tmp-* ${out1}/snapshots/*.tmp-*)
+if(leftovers)
+  message(FATAL_ERROR "temporary files left behind: ${leftovers}")
+endif()
+
+# 2. Two files and a wide PNG (centre square, resized) as the training set, all layers at once.
+set(out2 ${WORK_DIR}/run2)
+file(GLOB bundled ${CMAKE_CURRENT_LIST_DIR}/data/objects/*/*.png)
+list(GET bundled 0 first)
+list(GET bundled 1 second)
+run(${first} ${second} ${out1}/contact_sheet.png --out ${out2} --iterations 2 --schedule all ${TINY})
+expect_png(${out2}/synthesized_00.png 16 16)
+expect_png(${out2}/contact_sheet.png 64 44)  # 3 training images, 2 synthesized
+
+# 3. The first run in two pieces: stop inside stage 1, resume; same weights, bit for bit.
+set(out3 ${WORK_DIR}/run3)
+run(--out ${out3} --iterations 3 --stop-after 2 ${TINY})
+if(EXISTS ${out3}/contact_sheet.png)
+  message(FATAL_ERROR "--stop-after 2 wrote the final outputs")
+endif()
+run(--out ${out3} --iterations 3 --resume ${out3}/checkpoint.safetensors ${TINY})
+execute_process(COMMAND ${CMAKE_COMMAND} -E compare_files ${out1}/weights.safetensors ${out3}/weights.safetensors
+  RESULT_VARIABLE differ)
+if(differ)
+  message(FATAL_ERROR "the resumed run's weights differ from the uninterrupted run's")
+endif()
+file(STRINGS ${out3}/log.csv rows3)
+list(LENGTH rows3 n)
+if(NOT n EQUAL 7)
+  message(FATAL_ERROR "log.csv after --resume has ${n} lines, expected 7")
+endif()
+message(STATUS "synthesize_objects smoke test passed")
