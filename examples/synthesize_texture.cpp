@@ -15,8 +15,14 @@
 //   weights.safetensors          the learned parameters alone
 //   large/synthesized_00.png ... with --out-size N: the learned filters run on an N×N canvas, starting
 //                                from the learned chains side by side (--out-init tile) or zero
-// Ctrl-C (or SIGTERM) stops after the current iteration, writes the checkpoint and exits with 128+signal.
+// Ctrl-C (or SIGTERM) stops after the current iteration, writes the checkpoint and exits with 128+signal;
+// --resume continues bit for bit as if never stopped (same --threads). After a SIGKILL, --resume goes on
+// from the last periodic checkpoint (--snapshot-every), and the next start removes the killed run's
+// temporary files. A run that diverges (NaN or Inf, e.g. from too large a --step-size or --learning-rate)
+// exits with status 3 and one line naming the iteration, the layer and the last good checkpoint, which
+// it never overwrites.
 #include <gconvnet/gconvnet.hpp>
+#include <gconvnet/io/atomic_file.hpp>
 #include <gconvnet/io/checkpoint.hpp>
 #include <gconvnet/io/image.hpp>
 #include <gconvnet/learning/mle_learner.hpp>
@@ -121,24 +127,30 @@ std::string join(const std::vector<double>& v) {
 }
 
 /// The learning log: one CSV row per iteration. On --resume, rows at or after the checkpoint's
-/// iteration (written by the interrupted run after its last checkpoint) are dropped first.
+/// iteration (written by the interrupted run after its last checkpoint, perhaps a partial last line
+/// of a killed run) are dropped first; the log is rewritten atomically, so a kill during the rewrite
+/// leaves the old log, never a truncated one.
 class CsvLog {
 public:
   CsvLog(const fs::path& path, Index resume_from) {
-    std::vector<std::string> kept;
+    const std::string header = "iteration,stage,score_observed,score_synthesized,difference,learning_rate,seconds,"
+                               "active_observed,active_synthesized,gradient_norm";
+    std::string text = header + "\n";
     if (resume_from > 0) {
       std::ifstream in(path);
+      const auto fields = std::count(header.begin(), header.end(), ',');
       std::string line;
-      while (std::getline(in, line))
-        if (line.rfind("iteration,", 0) != 0 && !line.empty() && std::stoll(line.substr(0, line.find(','))) < resume_from)
-          kept.push_back(line);
+      while (std::getline(in, line)) {
+        if (line.empty() || line.rfind("iteration,", 0) == 0 || std::count(line.begin(), line.end(), ',') != fields)
+          continue;
+        Index iteration = -1;
+        std::istringstream(line.substr(0, line.find(','))) >> iteration;
+        if (iteration >= 0 && iteration < resume_from) text += line + "\n";
+      }
     }
-    out_.open(path, std::ios::trunc);
+    io::write_file_atomically(path.string(), text.data(), text.size());
+    out_.open(path, std::ios::app);
     if (!out_) throw Error("cannot write '" + path.string() + "'");
-    out_ << "iteration,stage,score_observed,score_synthesized,difference,learning_rate,seconds,"
-            "active_observed,active_synthesized,gradient_norm\n";
-    for (const auto& line : kept) out_ << line << "\n";
-    out_.flush();
   }
   void write(const IterationStats& s) {
     out_ << s.iteration << "," << s.stage << "," << s.score_observed << "," << s.score_synthesized << ","
@@ -150,6 +162,11 @@ public:
 private:
   std::ofstream out_;
 };
+
+/// The newest checkpoint of a good state on disk: the one resumed from, then each one written. A run
+/// that diverges never writes one (the learner undoes the failing iteration and throws), so this
+/// stays the last good state for the report.
+std::string last_good_checkpoint;
 
 }  // namespace
 
@@ -193,8 +210,15 @@ int main(int argc, char** argv) try {
   if (step_size > 0) config.langevin.step_size = step_size;
   if (langevin_steps > 0) config.langevin.steps = langevin_steps;
   if (image_path.empty()) image_path = bundled_file(config.image, GCONVNET_EXAMPLE_DATA_DIR);
+  // Ctrl-C / SIGTERM from here on: the learning loop below finishes its iteration, writes the
+  // checkpoint and exits with 128 + signal.
+  catch_stop_signals();
   const fs::path out(out_dir);
   fs::create_directories(out / "snapshots");
+  // A run killed outright (SIGKILL) may have left "FILE.tmp-XXXXXX" of an atomic write behind.
+  const int stale = remove_stale_temp_files(out) + remove_stale_temp_files(out / "snapshots") +
+                    remove_stale_temp_files(out / "large");
+  if (stale > 0) std::cerr << "synthesize_texture: removed " << stale << " temporary file(s) of a killed run\n";
 
   if (threads > 0) {
 #ifdef _OPENMP
@@ -230,6 +254,7 @@ int main(int argc, char** argv) try {
   MleLearner<Model> learner(model, observed_batch, options, seed);
   if (!resume.empty()) {
     io::load_checkpoint(learner, resume);
+    last_good_checkpoint = resume;
     std::cout << "resumed from " << resume << " at iteration " << learner.iteration() << ", stage "
               << learner.stage() + 1 << "\n";
   }
@@ -258,9 +283,9 @@ int main(int argc, char** argv) try {
     io::save_png(io::contact_sheet(observed, to_intensities(learner.synthesized(), means)),
                  (out / "snapshots" / name.str()).string());
     io::save_checkpoint(learner, checkpoint_path.string());
+    last_good_checkpoint = checkpoint_path.string();
   };
 
-  catch_stop_signals();
   while (learner.iteration() < total) {
     const Index stage = learner.iteration() / config.iterations;
     if (stage != learner.stage()) learner.set_stage(stage);  // grow: one more layer, chains restart, η halves
@@ -275,6 +300,7 @@ int main(int argc, char** argv) try {
     if (stop_requested()) {
       progress.interrupt_line();
       io::save_checkpoint(learner, checkpoint_path.string());
+      last_good_checkpoint = checkpoint_path.string();
       std::cerr << "synthesize_texture: interrupted (" << stop_signal_name()
                 << ") after iteration " << done << " of " << total << "; checkpoint written to "
                 << checkpoint_path.string() << "\ncontinue with: " << resume_command(argc, argv, checkpoint_path) << "\n";
@@ -288,6 +314,7 @@ int main(int argc, char** argv) try {
   written.push_back((out / "contact_sheet.png").string());
   io::save_png(io::contact_sheet(observed, synthesized), written.back());
   io::save_checkpoint(learner, checkpoint_path.string());
+  last_good_checkpoint = checkpoint_path.string();
   written.push_back(checkpoint_path.string());
   written.push_back((out / "weights.safetensors").string());
   io::save_weights(model, written.back());
@@ -348,5 +375,6 @@ int main(int argc, char** argv) try {
   std::cout << "  " << (out / "snapshots").string() << "/\n";
   return 0;
 } catch (...) {
-  return report_exception("synthesize_texture");
+  // A NumericalError (the run diverged): one line, exit 3, naming the last good checkpoint.
+  return report_exception("synthesize_texture", last_good_checkpoint);
 }

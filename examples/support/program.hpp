@@ -56,17 +56,20 @@ inline int stop_exit_code() { return 128 + static_cast<int>(detail::stop_signal)
 /// Exit status of a run that diverged (NaN or Inf in the chains, gradients or weights).
 inline constexpr int exit_diverged = 3;
 
-/// Prints "PROGRAM: message" for the exception in flight and returns the exit status: 3 with a hint
-/// for a NumericalError (divergence), 1 otherwise. `checkpoint`, when not empty, names the last good
-/// checkpoint on disk. Call from a catch block.
+/// Prints ONE line "PROGRAM: message" on stderr for the exception in flight and returns the exit
+/// status: 3 for a NumericalError (the run diverged), with a hint and the last good checkpoint
+/// (`checkpoint`, when not empty and on disk: continue from it with --resume and a smaller step size
+/// or learning rate); 1 otherwise. Call from a catch block.
 inline int report_exception(const char* program, const std::string& checkpoint = {}) {
   try {
     throw;
   } catch (const NumericalError& e) {
-    std::cerr << program << ": the run diverged: " << e.what() << "\n"
-              << program << ": hint: use a smaller --step-size or --learning-rate";
+    std::cerr << program << ": the run diverged: " << e.what()
+              << "; hint: rerun with a smaller --step-size or --learning-rate";
     if (!checkpoint.empty() && fs::exists(checkpoint))
-      std::cerr << "; the last good checkpoint is " << checkpoint;
+      std::cerr << ", from the last good checkpoint: --resume " << checkpoint;
+    else
+      std::cerr << " (no checkpoint was written before the divergence)";
     std::cerr << "\n";
     return exit_diverged;
   } catch (const std::exception& e) {
@@ -93,6 +96,23 @@ inline std::string bundled_file(const std::string& name, const std::string& sour
     places += (places.empty() ? "" : ", ") + p.parent_path().string();
   }
   throw Error("the bundled file '" + name + "' is not in " + (places.empty() ? std::string("any known place") : places));
+}
+
+/// Removes the temporary files that io::write_file_atomically ("NAME.tmp-XXXXXX") leaves in `dir`
+/// when the process is killed (SIGKILL, power loss) between creating and renaming one; returns how
+/// many. Only for a directory this program alone writes (its --out): another process's file being
+/// written there would be removed too. A missing directory has none.
+inline int remove_stale_temp_files(const fs::path& dir) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return 0;
+  int removed = 0;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    const std::size_t at = name.rfind(".tmp-");
+    if (at == std::string::npos || at == 0 || name.size() != at + 5 + 6 || !entry.is_regular_file(ec)) continue;
+    if (fs::remove(entry.path(), ec)) ++removed;
+  }
+  return removed;
 }
 
 /// This program's command line with "--resume CHECKPOINT" in place of any earlier --resume.
