@@ -34,7 +34,7 @@ struct ImageInfo {
   Index width = 0;
   Index height = 0;
   Index channels = 0;      ///< as stored: 1 gray, 2 gray+alpha, 3 RGB (also palette), 4 RGBA
-  bool is_16_bit = false;  ///< 16 bits per channel (PNG, PNM)
+  bool is_16_bit = false;  ///< 16 bits per channel (PNG)
   bool is_hdr = false;     ///< floating-point formats (Radiance HDR)
 };
 
@@ -52,8 +52,21 @@ struct LoadImageOptions {
 
 namespace detail_image {
 
-/// The formats stb_image decodes for this library (its message for anything else).
-inline constexpr const char* readable_formats = "PNG, JPEG, BMP, TGA, GIF, PNM";
+/// The formats this library hands to stb_image, recognised by their first bytes (its message for
+/// anything else). stb would also try TGA (no signature: arbitrary bytes may pass for one), PSD, PIC,
+/// PNM and HDR; Debian's stb 2.27 reads uninitialised memory for a truncated PNM and overflows an int
+/// on a long PNM number, so only these four reach it.
+inline constexpr const char* readable_formats = "PNG, JPEG, BMP, GIF";
+
+/// "PNG", "JPEG", "BMP" or "GIF" by the signature at the start of the data, or nullptr.
+inline const char* image_format(const unsigned char* data, std::size_t size) {
+  auto starts_with = [&](const char* magic, std::size_t n) { return size >= n && std::memcmp(data, magic, n) == 0; };
+  if (starts_with("\x89PNG\r\n\x1a\n", 8)) return "PNG";
+  if (starts_with("\xff\xd8\xff", 3)) return "JPEG";
+  if (starts_with("BM", 2)) return "BMP";
+  if (starts_with("GIF87a", 6) || starts_with("GIF89a", 6)) return "GIF";
+  return nullptr;
+}
 
 /// stb_image's reason for the last failure, or `fallback`.
 inline const char* stb_reason(const char* fallback) {
@@ -71,6 +84,61 @@ inline std::string first_bytes(const unsigned char* data, std::size_t size) {
     out += hex[data[i] & 15u];
   }
   return out;
+}
+
+/// The JPEG check stb_image 2.27 (Debian bookworm's libstb) lacks: a Huffman table (DHT segment) that
+/// declares more than 256 codes makes it write past its tables (heap buffer overflow; fixed upstream in
+/// 2.28), already while reading the header (stbi_info). Walks the file the way stb does — markers and
+/// segment lengths, junk skipped up to the next 0xFF, entropy-coded data up to the next marker (0xFF 0x00
+/// stuffing and restart markers skipped), bytes past the end read as 0 — and checks every DHT segment
+/// with stb's own loop. Returns what is wrong, or an empty string (also for anything that is not a JPEG).
+inline std::string jpeg_huffman_problem(const unsigned char* data, std::size_t size) {
+  if (size < 2 || data[0] != 0xFF || data[1] != 0xD8) return {};
+  auto at = [&](std::size_t i) -> std::size_t { return i < size ? data[i] : 0u; };
+  std::size_t i = 2;
+  while (i < size) {
+    while (i < size && data[i] != 0xFF) ++i;  // junk before a marker
+    while (i < size && data[i] == 0xFF) ++i;  // fill bytes
+    if (i >= size) break;
+    const std::size_t start = i - 1;
+    const unsigned marker = data[i++];
+    if (marker == 0xD9) break;                                                        // EOI: stb stops
+    if (marker == 0x00 || marker == 0x01 || (marker >= 0xD0 && marker <= 0xD8)) continue;  // no length
+    const std::size_t length = at(i) << 8 | at(i + 1);
+    if (marker == 0xC4) {  // DHT: stb_image's loop (process_marker), with its missing check
+      std::size_t p = i + 2;
+      long long left = static_cast<long long>(length) - 2;
+      while (left > 0) {
+        const std::size_t q = at(p++);
+        if ((q >> 4) > 1 || (q & 15) > 3) break;  // stb refuses this one itself
+        std::size_t n = 0;
+        for (int k = 0; k < 16; ++k) n += at(p++);
+        if (n > 256)
+          return detail::concat("its JPEG Huffman table (DHT segment at byte ", start, ") declares ", n,
+                                " codes, expected at most 256");
+        p += n;
+        left -= 17 + static_cast<long long>(n);
+      }
+    }
+    i += std::max<std::size_t>(length, 2);
+    if (marker == 0xDA) {  // SOS: entropy-coded data up to the next marker
+      while (i < size) {
+        if (data[i] != 0xFF) {
+          ++i;
+          continue;
+        }
+        std::size_t j = i + 1;
+        while (j < size && data[j] == 0xFF) ++j;
+        if (j < size && (data[j] == 0x00 || (data[j] >= 0xD0 && data[j] <= 0xD7))) {
+          i = j + 1;  // stuffed 0xFF or a restart marker: still data
+          continue;
+        }
+        i = j - 1;  // the 0xFF before the marker: the outer loop reads it
+        break;
+      }
+    }
+  }
+  return {};
 }
 
 /// Reads a whole file into memory. throws: Error naming `fn` and the file when it cannot be opened
@@ -106,12 +174,16 @@ inline ImageInfo info(const char* fn, const unsigned char* data, std::size_t siz
   constexpr std::size_t max_bytes = static_cast<std::size_t>(std::numeric_limits<int>::max());
   detail::check(size <= max_bytes, fn, "'", name, "' has ", size, " bytes, expected an image file of at most ",
                 max_bytes, " bytes");
+  const char* format = image_format(data, size);
+  detail::check(format != nullptr, fn, "'", name, "' is not an image this library can read (", readable_formats,
+                ", recognised by their first bytes): its first bytes are ", first_bytes(data, size));
+  const std::string jpeg_problem = jpeg_huffman_problem(data, size);
+  detail::check(jpeg_problem.empty(), fn, "'", name, "' is a corrupt JPEG: ", jpeg_problem);
   const int len = static_cast<int>(size);
   int w = 0, h = 0, c = 0;
   const int ok = stbi_info_from_memory(data, len, &w, &h, &c);
-  detail::check(ok != 0, fn, "'", name, "' is not an image this library can read (", readable_formats,
-                "): stb_image says '", stb_reason("unknown image type"), "'; its first bytes are ",
-                first_bytes(data, size));
+  detail::check(ok != 0, fn, "'", name, "' starts like a ", format, " but its header is not readable: stb_image says '",
+                stb_reason("unknown image type"), "'; its first bytes are ", first_bytes(data, size));
   ImageInfo out;
   out.width = w;
   out.height = h;
@@ -182,13 +254,15 @@ Image<S> decode(const char* fn, const unsigned char* data, std::size_t size, con
 
 /// Reads the header of an image held in memory; `name` (e.g. the file name) names it in messages.
 /// requires: data points to `size` bytes (it may be null when size is 0).
-/// throws: Error naming the image when it is empty, larger than 2³¹−1 bytes, or not an image stb can read.
+/// throws: Error naming the image when it is empty, larger than 2³¹−1 bytes, not a PNG, JPEG, BMP or GIF,
+///         or its header is not readable.
 inline ImageInfo image_info(const unsigned char* data, std::size_t size, const std::string& name) {
   return detail_image::info("image_info", data, size, name);
 }
 
 /// Reads the header of an image file (the whole file is read, the pixels are not decoded).
-/// throws: Error naming the file when it cannot be opened or read, is empty, or is not an image stb can read.
+/// throws: Error naming the file when it cannot be opened or read, is empty, not a PNG, JPEG, BMP or GIF, or
+///         its header is not readable.
 inline ImageInfo image_info(const std::string& path) {
   const char* fn = "image_info";
   const std::vector<unsigned char> bytes =
@@ -196,8 +270,8 @@ inline ImageInfo image_info(const std::string& path) {
   return detail_image::info(fn, bytes.data(), bytes.size(), path);
 }
 
-/// Decodes an 8-bit image held in memory (PNG, JPEG; also BMP, TGA, GIF's first frame, PNM) as
-/// intensities 0–255. `name` (e.g. the file name) names it in messages. Gray, gray+alpha, RGB, RGBA and
+/// Decodes an 8-bit image held in memory (PNG, JPEG; also BMP and GIF's first frame; other formats are
+/// refused, see detail_image::readable_formats) as intensities 0–255. `name` (e.g. the file name) names it in messages. Gray, gray+alpha, RGB, RGBA and
 /// palette images are converted to options.channels; alpha is dropped (not composited).
 /// requires: data points to `size` bytes; 8 bits per channel; width, height ≤ options.max_side and
 ///           width × height ≤ options.max_pixels; options.channels ∈ {0, 1, 3}.

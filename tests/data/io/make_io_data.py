@@ -88,3 +88,8 @@ sof = jpeg.index(b"\xff\xc0")
 jpeg[sof + 5 : sof + 9] = struct.pack(">HH", 20000, 20000)
 with open(path("huge_20000x20000.jpg"), "wb") as f:
     f.write(jpeg)
+
+# The same 4 × 3 gray ramp as BMP and GIF (read: lossless 8-bit) and TGA and PGM (refused: formats
+# without a signature or with stb 2.27 bugs are not handed to stb).
+for ext in ["bmp", "gif", "tga", "pgm"]:
+    gray.save(path("gray_4x3." + ext))
