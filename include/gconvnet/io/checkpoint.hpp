@@ -13,6 +13,7 @@
 // anything is changed.
 #pragma once
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
@@ -73,13 +74,37 @@ void check_architecture(const SafetensorsReader& r, Model& model) {
   if (a != mine) r.fail("was written for another model (", a, "); this model is ", mine);
 }
 
+/// The largest iteration and optimizer step count accepted from a file (2⁵³: exact in double, and
+/// far from overflowing when counted on).
+inline constexpr Index max_count = Index(1) << 53;
+
+/// Refuses a stored tensor holding NaN or Inf (or, with nonnegative, a negative value).
+template <class S>
+void check_values(const SafetensorsReader& r, const std::string& name, const S* values, Index n,
+                  bool nonnegative = false) {
+  for (Index i = 0; i < n; ++i) {
+    if (!std::isfinite(values[i]))
+      r.fail("has tensor '", name, "' holding ", values[i], " at element ", i, ", expected finite values");
+    if (nonnegative && values[i] < S(0))
+      r.fail("has tensor '", name, "' holding ", values[i], " at element ", i, ", expected values >= 0");
+  }
+}
+
+/// Copies a stored tensor into `out` (size prod(shape)) and checks its values.
+template <class S>
+void read_tensor(const SafetensorsReader& r, const std::string& name, const std::vector<Index>& shape, S* out,
+                 Index n, bool nonnegative = false) {
+  r.copy_to(name, shape, out);
+  check_values(r, name, out, n, nonnegative);
+}
+
 /// Reads every parameter block into staging vectors (nothing in the model changes).
 template <class Model>
 std::vector<Vector<typename Model::Scalar>> read_weights(const SafetensorsReader& r, Model& model) {
   std::vector<Vector<typename Model::Scalar>> out;
   for (const auto& p : model.parameters()) {
     out.emplace_back(p.size());
-    r.copy_to(p.name, row_major_shape(p.dims), out.back().data());
+    read_tensor(r, p.name, row_major_shape(p.dims), out.back().data(), p.size());
   }
   return out;
 }
@@ -104,14 +129,11 @@ void save_weights(Model& model, const std::string& path) {
   w.write(path);
 }
 
-/// Loads weights written by save_weights (or a checkpoint) into `model` and sets its depth to the
-/// stored one — enough to synthesize without learning.
-/// requires: the same architecture (input shape, layers), the same scalar type.
-/// throws: Error naming the file when it is unreadable, truncated, corrupted or for another model
-///         (missing tensor, wrong dtype or shape); the model is unchanged then.
+/// load_weights from a validated safetensors file (SafetensorsReader::read or ::from_memory); its
+/// function name and path start every message.
+/// requires: as load_weights.  throws: as load_weights; the model is unchanged then.
 template <class Model>
-void load_weights(Model& model, const std::string& path) {
-  const SafetensorsReader r = SafetensorsReader::read(path, "load_weights");
+void load_weights(Model& model, const SafetensorsReader& r) {
   const std::string& format = r.metadata("format");
   if (format != weights_format && format != checkpoint_format)
     r.fail("has format '", format, "', expected ", weights_format, " or ", checkpoint_format);
@@ -121,6 +143,23 @@ void load_weights(Model& model, const std::string& path) {
   const auto values = detail_checkpoint::read_weights(r, model);
   detail_checkpoint::commit_weights(model, values);
   model.set_depth(depth);
+}
+
+/// Loads weights written by save_weights (or a checkpoint) into `model` and sets its depth to the
+/// stored one — enough to synthesize without learning.
+/// requires: the same architecture (input shape, layers), the same scalar type.
+/// throws: Error naming the file when it is unreadable, truncated, corrupted or for another model
+///         (missing tensor, wrong dtype or shape, NaN or Inf values); the model is unchanged then.
+template <class Model>
+void load_weights(Model& model, const std::string& path) {
+  load_weights(model, SafetensorsReader::read(path, "load_weights"));
+}
+
+/// load_weights from `size` bytes at `data` (a weights file held in memory); `name` names it in messages.
+/// requires: data points to `size` bytes; as load_weights.  throws: as load_weights.
+template <class Model>
+void load_weights_from_memory(Model& model, const unsigned char* data, std::size_t size, const std::string& name) {
+  load_weights(model, SafetensorsReader::from_memory(data, size, name, "load_weights"));
 }
 
 /// Saves and restores everything a learner needs to continue bit-identically: weights, chains,
@@ -157,12 +196,24 @@ struct LearnerCheckpoint {
     w.write(path);
   }
 
-  /// throws: Error naming the file when it is unreadable, truncated, corrupted, or does not fit this
-  /// learner (other model, learner kind, optimizer method, number of chains, scalar type); the
-  /// learner and its model are unchanged then.
+  /// throws: Error naming the file when it is unreadable, truncated, corrupted (also: NaN or Inf values,
+  /// a negative second moment, an iteration or step count above 2⁵³), or does not fit this learner
+  /// (other model, learner kind, optimizer method, number of chains, scalar type); the learner and its
+  /// model are unchanged then.
   static void load(LearnerBase<Model>& l, const std::string& path) {
+    load(l, SafetensorsReader::read(path, function_name(l)));
+  }
+
+  /// load from `size` bytes at `data` (a checkpoint held in memory); `name` names it in messages.
+  /// throws: as load.
+  static void load_from_memory(LearnerBase<Model>& l, const unsigned char* data, std::size_t size,
+                               const std::string& name) {
+    load(l, SafetensorsReader::from_memory(data, size, name, function_name(l)));
+  }
+
+  /// load from a validated safetensors file. throws: as load.
+  static void load(LearnerBase<Model>& l, const SafetensorsReader& r) {
     Model& model = *l.model_;
-    const SafetensorsReader r = SafetensorsReader::read(path, std::string(l.learner_name_) + "::load_checkpoint");
     // 1. validate everything and stage it
     const std::string& format = r.metadata("format");
     if (format != checkpoint_format) r.fail("has format '", format, "', expected ", checkpoint_format);
@@ -171,7 +222,8 @@ struct LearnerCheckpoint {
     detail_checkpoint::check_architecture(r, model);
     const Index iteration = detail_checkpoint::parse_index(r, "iteration");
     const Index stage = detail_checkpoint::parse_index(r, "stage");
-    if (iteration < 0) r.fail("has iteration ", iteration, ", expected >= 0");
+    if (iteration < 0 || iteration > detail_checkpoint::max_count)
+      r.fail("has iteration ", iteration, ", expected 0..", detail_checkpoint::max_count);
     if (stage < 0 || stage >= l.num_stages()) r.fail("has stage ", stage, ", expected 0..", l.num_stages() - 1);
     const Index depth = detail_checkpoint::parse_index(r, "depth");
     if (depth != l.depths_[static_cast<std::size_t>(stage)])
@@ -184,8 +236,10 @@ struct LearnerCheckpoint {
     try {
       const auto j = nlohmann::json::parse(r.metadata("optimizer.steps"));
       for (const auto& v : j) {
-        if (!v.is_number_integer() || v.get<std::int64_t>() < 0) throw std::runtime_error("negative or not an integer");
-        steps.push_back(static_cast<Index>(v.get<std::int64_t>()));
+        if (!v.is_number_unsigned() || v.get<std::uint64_t>() > static_cast<std::uint64_t>(detail_checkpoint::max_count))
+          throw std::runtime_error("expected integers 0.." + std::to_string(detail_checkpoint::max_count) + ", found " +
+                                   v.dump());
+        steps.push_back(static_cast<Index>(v.get<std::uint64_t>()));
       }
     } catch (const std::exception& e) {
       r.fail("has unreadable metadata 'optimizer.steps' (", e.what(), ")");
@@ -204,14 +258,17 @@ struct LearnerCheckpoint {
     Batch<S> chains = make_batch<S>(model.input_shape(), n);
     if (r.contains("chains") && r.entry("chains").shape.size() == 4 && r.entry("chains").shape[0] != n)
       r.fail("holds ", r.entry("chains").shape[0], " chains, this learner has ", n);
-    r.copy_to("chains", row_major_shape(detail_checkpoint::batch_dims(model.input_shape(), n)), chains.data());
+    detail_checkpoint::read_tensor(r, "chains", row_major_shape(detail_checkpoint::batch_dims(model.input_shape(), n)),
+                                   chains.data(), chains.size());
     Gradients<S> first, second;
     for (const auto& p : params) {
       first.blocks.emplace_back(p.size());
-      r.copy_to("optimizer.first_moment." + p.name, row_major_shape(p.dims), first.blocks.back().data());
+      detail_checkpoint::read_tensor(r, "optimizer.first_moment." + p.name, row_major_shape(p.dims),
+                                     first.blocks.back().data(), p.size());
       if (!opt.second_moment.blocks.empty()) {
         second.blocks.emplace_back(p.size());
-        r.copy_to("optimizer.second_moment." + p.name, row_major_shape(p.dims), second.blocks.back().data());
+        detail_checkpoint::read_tensor(r, "optimizer.second_moment." + p.name, row_major_shape(p.dims),
+                                       second.blocks.back().data(), p.size(), /*nonnegative=*/true);
       }
     }
     // 2. commit (nothing below throws)
@@ -229,6 +286,7 @@ struct LearnerCheckpoint {
 
 private:
   using Engine = typename LearnerBase<Model>::Engine;
+  static std::string function_name(const LearnerBase<Model>& l) { return std::string(l.learner_name_) + "::load_checkpoint"; }
   static std::string method_name(OptimizerOptions::Method m) { return m == OptimizerOptions::Method::adam ? "adam" : "sgd"; }
 };
 
@@ -240,6 +298,14 @@ void save_checkpoint(const Learner& learner, const std::string& path) {
 template <class Learner>
 void load_checkpoint(Learner& learner, const std::string& path) {
   LearnerCheckpoint<typename Learner::ModelType>::load(learner, path);
+}
+
+/// learner.load_checkpoint from `size` bytes at `data` (a checkpoint held in memory); `name` names it in
+/// messages. requires: data points to `size` bytes. throws: as load_checkpoint; the learner is unchanged then.
+template <class Learner>
+void load_checkpoint_from_memory(Learner& learner, const unsigned char* data, std::size_t size,
+                                 const std::string& name) {
+  LearnerCheckpoint<typename Learner::ModelType>::load_from_memory(learner, data, size, name);
 }
 
 }  // namespace gconvnet::io

@@ -183,6 +183,17 @@ public:
     return SafetensorsReader(path, std::move(bytes), function);
   }
 
+  /// Validates `size` bytes at `data` (a file held in memory, copied); `name` names it in messages and
+  /// `function` starts them. requires: data points to `size` bytes (it may be null when size is 0).
+  /// throws: Error naming the function, the name and what is wrong with the bytes.
+  static SafetensorsReader from_memory(const unsigned char* data, std::size_t size, const std::string& name,
+                                       const std::string& function = "SafetensorsReader::from_memory") {
+    if (data == nullptr && size != 0) detail::fail(function.c_str(), "argument 'data' is null for ", size, " bytes of '", name, "'");
+    std::vector<unsigned char> bytes;
+    if (size != 0) bytes.assign(data, data + size);
+    return SafetensorsReader(name, std::move(bytes), function);
+  }
+
   /// Validates a file held in memory; `path` names it in messages. throws: Error.
   SafetensorsReader(std::string path, std::vector<unsigned char> bytes,
                     std::string function = "SafetensorsReader::read")
