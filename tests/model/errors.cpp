@@ -40,7 +40,7 @@ TEST_CASE("A batch with the wrong channel count is refused by every entry point"
   const auto came = Contains("argument 'images' has 2 channels");
   const auto expected = Contains("model expects 3");
   REQUIRE_ERROR(net.score(x), Contains("EnergyModel::score: ") && came && expected);
-  REQUIRE_ERROR(net.energy(x, 1.0), Contains("EnergyModel::score: ") && came && expected);
+  REQUIRE_ERROR(net.energy(x, 1.0), Contains("EnergyModel::energy: ") && came && expected);
   REQUIRE_ERROR(net.bottom_up(x), Contains("EnergyModel::bottom_up: ") && came && expected);
   REQUIRE_ERROR(net.score_and_gradient(x, s, g), Contains("EnergyModel::score_and_gradient: ") && came && expected);
   REQUIRE_ERROR(net.accumulate_parameter_gradient(x, grads, 1.0),

@@ -68,7 +68,9 @@ public:
   /// U(I_n) = ‖I_n‖²/(2σ²) − f(I_n) for every image; requires σ > 0.
   Vector<S> energy(const Batch<S>& x, S reference_sigma) {
     check_sigma(reference_sigma, "energy");
-    Vector<S> f = score(x);
+    Vector<S> f;
+    forward(x, "energy");
+    top_sums(f);
     return as_columns(x).colwise().squaredNorm().transpose() / (S(2) * reference_sigma * reference_sigma) - f;
   }
   S energy(const Image<S>& x, S reference_sigma) { return energy(as_batch(x), reference_sigma)(0); }
@@ -109,7 +111,9 @@ public:
   Image<S> image_gradient(const Image<S>& x) {
     Vector<S> s;
     Batch<S> g;
-    score_and_gradient(as_batch(x), s, g);
+    forward(as_batch(x), "image_gradient");
+    top_sums(s);
+    backward(pattern_, g, nullptr, true);
     return image_of(g, 0);
   }
 
@@ -120,12 +124,15 @@ public:
   void accumulate_parameter_gradient(const Batch<S>& x, Gradients<S>& g, S scale = S(1)) {
     check_gradients(g, "accumulate_parameter_gradient");
     forward(x, "accumulate_parameter_gradient");
-    Batch<S> unused;
-    backward(pattern_, unused, nullptr, false);
-    derived().for_each_layer([&](Index l, auto& layer) {
-      if (layer.parameter_blocks() > 0)
-        layer.accumulate_gradient(douts_[l], scale, &g.blocks[static_cast<std::size_t>(block_offset_[l])]);
-    });
+    accumulate_from_forward(g, scale);
+  }
+  /// The same, and f(I_n; w) of every image into `scores` from the same forward pass (bit for bit
+  /// what score(x) returns): one forward pass where score() then accumulate_parameter_gradient() take two.
+  void accumulate_parameter_gradient(const Batch<S>& x, Gradients<S>& g, S scale, Vector<S>& scores) {
+    check_gradients(g, "accumulate_parameter_gradient");
+    forward(x, "accumulate_parameter_gradient");
+    top_sums(scores);
+    accumulate_from_forward(g, scale);
   }
 
   // --- parameters ---------------------------------------------------------------------------------
@@ -289,6 +296,16 @@ private:
     pattern_.input_shape = input_shape();
     pattern_.chains = batch_size(x);
     pattern_.signature = signature_;
+  }
+
+  // The backward half of accumulate_parameter_gradient, after forward().
+  void accumulate_from_forward(Gradients<S>& g, S scale) {
+    Batch<S> unused;
+    backward(pattern_, unused, nullptr, false);
+    derived().for_each_layer([&](Index l, auto& layer) {
+      if (layer.parameter_blocks() > 0)
+        layer.accumulate_gradient(douts_[l], scale, &g.blocks[static_cast<std::size_t>(block_offset_[l])]);
+    });
   }
 
   void top_sums(Vector<S>& out) const {
