@@ -73,8 +73,10 @@ public:
   /// freeze_lower_layers only the layers added by stage s learn.
   /// throws: Error when s is out of range.
   void set_stage(Index s) {
-    detail::check(s >= 0 && s < num_stages(), learner_name_, "::set_stage: argument 's' is ", s, ", expected 0..",
-                  num_stages() - 1);
+    if (s < 0 || s >= num_stages()) {
+      const std::string fn = std::string(learner_name_) + "::set_stage";
+      detail::fail(fn.c_str(), "argument 's' is ", s, ", expected 0..", num_stages() - 1);
+    }
     const bool changed = s != stage_;
     stage_ = s;
     model_->set_depth(depths_[static_cast<std::size_t>(s)]);
@@ -94,33 +96,59 @@ public:
 
   /// One learning iteration (see the top of this header); returns its statistics and passes them to
   /// the callback if one is set.
-  /// throws: NumericalError when the chains, the gradient or the parameters become NaN or Inf.
+  /// throws: NumericalError (the divergence guard) when the weights hold NaN or Inf before the
+  ///         iteration, or the chains, the gradient H_obs − H_syn or the updated weights become NaN or
+  ///         Inf during it. The message reads "<Learner>::step: iteration T (stage S): the <quantity> of
+  ///         layer L ...", T 0-based as IterationStats::iteration (= iterations completed), and ends
+  ///         with a hint. The learner is then exactly as before the call — weights, chains, optimizer
+  ///         state, random engine, iteration, gradient(): the failing iteration is undone — so a
+  ///         checkpoint saved afterwards holds the last good state, and no callback is made.
   IterationStats step() {
     using S = Scalar;
     const auto start = std::chrono::steady_clock::now();
     Model& model = *model_;
     const Index depth = depths_[static_cast<std::size_t>(stage_)];
     if (model.depth() != depth) model.set_depth(depth);
+    const auto params = model.parameters();
+    for (std::size_t b = 0; b < params.size(); ++b)  // a weight set to NaN outside the learner (or loaded so)
+      if (params[b].layer < depth && !params[b].vector().allFinite())
+        throw NumericalError(detail::concat(where(), "the weights of layer ", params[b].layer, " (", params[b].name,
+                                            ") hold NaN or Inf before the iteration (set outside the learner, or "
+                                            "loaded so); nothing was changed"));
+    save_state(params);
 
+    // 1. L Langevin steps on the chains (eq. 6.10)
     if (restart_from_observed_) chains_ = observed_;  // CD: every iteration starts at the data
-    langevin(model, chains_, options_.langevin, engine_, workspace_);
+    try {
+      langevin(model, chains_, options_.langevin, engine_, workspace_);
+    } catch (const NumericalError& e) {
+      restore_state(params);
+      std::string what = e.what();
+      what = what.substr(0, what.find("; try"));  // langevin's own hint names its options, not ours
+      throw NumericalError(detail::concat(where(), "the synthesized chains (the input of layer 0) became NaN or Inf [",
+                                          what, "]; the iteration was undone; try a smaller Langevin step size than ",
+                                          options_.langevin.step_size));
+    }
+    if (!all_finite(chains_)) {  // L = 0, or chains set from outside
+      restore_state(params);
+      throw NumericalError(detail::concat(where(), "the synthesized chains (the input of layer 0) hold NaN or Inf "
+                                                   "before the update; the iteration was undone"));
+    }
 
+    // 2. H_obs − H_syn, with f of both sets from the same forward passes
     IterationStats stats;
     stats.iteration = iteration_;
     stats.stage = stage_;
     stats.learning_rate = learning_rate();
     gradient_.set_zero();
     const Index M = batch_size(observed_), Ms = batch_size(chains_);
-    model.score(observed_, scores_);
+    model.accumulate_parameter_gradient(observed_, gradient_, S(1) / static_cast<S>(M), scores_);  // H_obs
     stats.score_observed = static_cast<double>(scores_.template cast<double>().mean());
-    model.accumulate_parameter_gradient(observed_, gradient_, S(1) / static_cast<S>(M));  // H_obs
     stats.active_observed = active_fractions(model.last_pattern());
-    model.score(chains_, scores_);
+    model.accumulate_parameter_gradient(chains_, gradient_, -S(1) / static_cast<S>(Ms), scores_);  // − H_syn
     stats.score_synthesized = static_cast<double>(scores_.template cast<double>().mean());
-    model.accumulate_parameter_gradient(chains_, gradient_, -S(1) / static_cast<S>(Ms));  // − H_syn
     stats.active_synthesized = active_fractions(model.last_pattern());
 
-    const auto params = model.parameters();
     Index last_layer = -1;
     for (std::size_t b = 0; b < params.size(); ++b) {
       if (params[b].layer >= depth) continue;
@@ -129,11 +157,15 @@ public:
       stats.gradient_norm.back() += static_cast<double>(gradient_.blocks[b].squaredNorm());
     }
     for (double& g : stats.gradient_norm) g = std::sqrt(g);
-    if (!gradient_.all_finite())
-      throw NumericalError(detail::concat(learner_name_, "::step: the gradient became NaN or Inf at iteration ",
-                                          iteration_, "; try a smaller step size or learning rate"));
+    for (std::size_t b = 0; b < params.size(); ++b)
+      if (params[b].layer < depth && !gradient_.blocks[b].allFinite()) {
+        restore_state(params);
+        throw NumericalError(detail::concat(where(), "the gradient H_obs - H_syn of layer ", params[b].layer, " (",
+                                            params[b].name, ") became NaN or Inf; the iteration was undone; try a "
+                                            "smaller Langevin step size or learning rate"));
+      }
 
-    // eq. 7.2 ascent, with the release code's preprocessing
+    // 3. eq. 7.2 ascent, with the release code's preprocessing
     update_ = gradient_;
     std::vector<double> map_sizes(params.size());
     std::vector<char> trainable(params.size());
@@ -143,7 +175,16 @@ public:
       trainable[b] = params[b].layer < depth && params[b].layer >= lowest;
     }
     optimizer_.preprocess(update_, map_sizes);
-    optimizer_.update(params, update_, stats.learning_rate, trainable);
+    try {
+      optimizer_.update(params, update_, stats.learning_rate, trainable);
+    } catch (const NumericalError&) {
+      std::size_t b = 0;
+      while (b + 1 < params.size() && (!trainable[b] || params[b].vector().allFinite())) ++b;
+      restore_state(params);
+      throw NumericalError(detail::concat(where(), "the weights of layer ", params[b].layer, " (", params[b].name,
+                                          ") became NaN or Inf in the update (learning rate ", stats.learning_rate,
+                                          "); the iteration was undone; try a smaller learning rate"));
+    }
 
     ++iteration_;
     stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -191,9 +232,8 @@ protected:
   LearnerBase(const char* name, bool restart_from_observed, Model& model, const Batch<Scalar>& observed,
               const LearningOptions& options, std::uint64_t seed)
       : learner_name_(name), restart_from_observed_(restart_from_observed), model_(&model), observed_(observed),
-        options_(options), engine_(seed), optimizer_(options.optimizer) {
-    std::string ctor = std::string(name) + "::" + name;
-    detail::check_learning_options(options, ctor.c_str());
+        options_(checked(options, name)), engine_(seed), optimizer_(options.optimizer) {
+    const std::string ctor = std::string(name) + "::" + name;
     detail::check(shape_of(observed) == model.input_shape() && batch_size(observed) >= 1, ctor.c_str(),
                   "argument 'observed' has shape ", to_string(shape_of(observed)), "x", batch_size(observed),
                   ", expected ", to_string(model.input_shape()), "xM with M >= 1 (the model's input shape)");
@@ -229,6 +269,47 @@ private:
     }
   }
 
+  /// The options, checked before any member is built from them (so that an optimizer option is
+  /// reported by the learner's constructor, not by Optimizer::Optimizer).
+  static const LearningOptions& checked(const LearningOptions& options, const char* name) {
+    detail::check_learning_options(options, (std::string(name) + "::" + name).c_str());
+    return options;
+  }
+
+  /// "<Learner>::step: iteration T (stage S): ", the start of every divergence message.
+  std::string where() const {
+    return detail::concat(learner_name_, "::step: iteration ", iteration_, " (stage ", stage_, "): ");
+  }
+
+  /// Keeps what an iteration changes (chains, engine, weights, optimizer state, gradient) so that a
+  /// diverging iteration can be undone; the buffers are reused from step to step.
+  void save_state(const std::vector<ParameterRef<Scalar>>& params) {
+    saved_.chains = chains_;
+    saved_.engine = engine_;
+    saved_.weights.resize(params.size());
+    for (std::size_t b = 0; b < params.size(); ++b) saved_.weights[b] = params[b].vector();
+    saved_.first_moment = optimizer_.first_moment.blocks;
+    saved_.second_moment = optimizer_.second_moment.blocks;
+    saved_.steps = optimizer_.steps;
+    saved_.gradient = gradient_.blocks;
+  }
+  void restore_state(const std::vector<ParameterRef<Scalar>>& params) {
+    chains_ = saved_.chains;
+    engine_ = saved_.engine;
+    for (std::size_t b = 0; b < params.size(); ++b) params[b].vector() = saved_.weights[b];
+    optimizer_.first_moment.blocks = saved_.first_moment;
+    optimizer_.second_moment.blocks = saved_.second_moment;
+    optimizer_.steps = saved_.steps;
+    gradient_.blocks = saved_.gradient;
+  }
+
+  struct SavedState {
+    Batch<Scalar> chains;
+    Engine engine;
+    std::vector<Vector<Scalar>> weights, first_moment, second_moment, gradient;
+    std::vector<Index> steps;
+  };
+
   const char* learner_name_;
   bool restart_from_observed_;
   Model* model_;
@@ -245,6 +326,7 @@ private:
   Gradients<Scalar> update_;
   Vector<Scalar> scores_;
   LangevinWorkspace<Scalar> workspace_;
+  SavedState saved_;
   Callback callback_;
 };
 

@@ -62,7 +62,9 @@ public:
   /// One ascent step with learning rate η on the blocks with trainable[b] != 0; others (inactive or
   /// frozen layers) and their state are left untouched.
   /// requires: reset() with these parameters; `gradient` already preprocessed; η > 0.
-  /// throws: Error on mismatched sizes; NumericalError when a parameter becomes NaN or Inf.
+  /// throws: Error on mismatched sizes; NumericalError naming the block when a parameter becomes NaN or
+  ///         Inf — the blocks before it are then updated and it holds the non-finite values
+  ///         (LearnerBase::step keeps a copy and undoes the whole iteration).
   void update(const std::vector<ParameterRef<S>>& parameters, const Gradients<S>& gradient, double learning_rate,
               const std::vector<char>& trainable) {
     const char* fn = "Optimizer::update";
