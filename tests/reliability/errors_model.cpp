@@ -1,0 +1,189 @@
+// The documented errors of core/, layers/ and model/ (docs/errors.md): one test case per entry, each
+// provoking the error and matching the whole message against the catalogue's template.
+#include <gconvnet/gconvnet.hpp>
+
+#include <cmath>
+#include <limits>
+#include <random>
+
+#include <catch2/catch.hpp>
+
+#include "reliability/error_catalogue.hpp"
+
+using namespace gconvnet;
+using Catch::Contains;
+using reliability::expect_error;
+
+namespace {
+
+using Net = EnergyModel<Conv<double>, ReLU<double>, Conv<double>, ReLU<double>>;
+
+Net small_net() { return Net(Shape{3, 8, 8}, Conv<double>(4, 3), ReLU<double>{}, Conv<double>(2, 3), ReLU<double>{}); }
+
+Batch<double> zeros(const Shape& s, Index n) {
+  Batch<double> b = make_batch<double>(s, n);
+  b.setZero();
+  return b;
+}
+
+}  // namespace
+
+TEST_CASE("core.image_of.index", "[reliability][errors][core]") {
+  const Batch<double> x = zeros(Shape{1, 2, 2}, 3);
+  CHECK_THAT(expect_error("core.image_of.index", [&] { image_of(x, 3); }), Contains("'n' is 3") && Contains("[0, 3)"));
+  CHECK_THAT(expect_error("core.image_of.index", [&] { image_of(x, -1); }), Contains("'n' is -1"));
+}
+
+TEST_CASE("layers.conv.filters, kernel, stride, padding, in_channels", "[reliability][errors][layers]") {
+  CHECK_THAT(expect_error("layers.conv.filters", [] { Conv<float>(0, 3); }), Contains("'filters' is 0"));
+  CHECK_THAT(expect_error("layers.conv.kernel", [] { Conv<float>(2, 0); }), Contains("'kernel' is 0"));
+  CHECK_THAT(expect_error("layers.conv.kernel", [] { Conv<float>(2, -2); }), Contains("'kernel' is -2"));
+  CHECK_THAT(expect_error("layers.conv.stride", [] { Conv<float>(2, 3, 0); }), Contains("'stride' is 0"));
+  CHECK_THAT(expect_error("layers.conv.padding", [] { Conv<float>(2, 3, 1, -1); }), Contains("'padding' is -1"));
+  CHECK_THAT(expect_error("layers.conv.in_channels", [] { Conv<float>(2, 3, 1, 0, -3); }),
+             Contains("'in_channels' is -3"));
+}
+
+TEST_CASE("layers.input_empty", "[reliability][errors][layers]") {
+  const Shape empty{0, 8, 8};
+  CHECK_THAT(expect_error("layers.input_empty", [&] { Conv<float>(2, 3).configure(empty); }),
+             Contains("Conv::configure") && Contains("(0x8x8)"));
+  CHECK_THAT(expect_error("layers.input_empty", [&] { ReLU<float>{}.configure(Shape{2, 0, 3}); }),
+             Contains("ReLU::configure") && Contains("(2x0x3)"));
+  CHECK_THAT(expect_error("layers.input_empty", [&] { Softplus<float>{}.configure(empty); }),
+             Contains("Softplus::configure"));
+  CHECK_THAT(expect_error("layers.input_empty", [&] { MaxPool<float>(2).configure(empty); }),
+             Contains("MaxPool::configure"));
+}
+
+TEST_CASE("layers.conv.channels", "[reliability][errors][layers]") {
+  CHECK_THAT(expect_error("layers.conv.channels", [] { Conv<float>(2, 3, 1, 0, 3).configure(Shape{1, 8, 8}); }),
+             Contains("has 1 channels, layer expects 3"));
+}
+
+TEST_CASE("layers.conv.kernel_too_large", "[reliability][errors][layers]") {
+  CHECK_THAT(expect_error("layers.conv.kernel_too_large", [] { Conv<float>(2, 7, 1, 1).configure(Shape{1, 4, 5}); }),
+             Contains("kernel 7x7 is larger than the padded input 6x7") && Contains("padding 1"));
+}
+
+TEST_CASE("layers.max_pool.kernel, stride, kernel_too_large", "[reliability][errors][layers]") {
+  CHECK_THAT(expect_error("layers.max_pool.kernel", [] { MaxPool<float>(0); }), Contains("'kernel' is 0"));
+  CHECK_THAT(expect_error("layers.max_pool.stride", [] { MaxPool<float>(2, -1); }), Contains("'stride' is -1"));
+  CHECK_THAT(expect_error("layers.max_pool.kernel_too_large", [] { MaxPool<float>(5).configure(Shape{3, 4, 8}); }),
+             Contains("kernel 5x5 is larger than the input 3x4x8"));
+}
+
+TEST_CASE("model.dynamic.no_layers", "[reliability][errors][model]") {
+  expect_error("model.dynamic.no_layers", [] { DynamicModel<float>(Shape{1, 8, 8}, {}); });
+}
+
+TEST_CASE("model.parse_layers.*", "[reliability][errors][model]") {
+  expect_error("model.parse_layers.empty", [] { parse_layers<float>(""); });
+  CHECK_THAT(expect_error("model.parse_layers.not_integer", [] { parse_layers<float>("conv:8:x"); }),
+             Contains("item 'conv:8:x' has 'x'"));
+  CHECK_THAT(expect_error("model.parse_layers.not_integer", [] { parse_layers<float>("conv:8::1"); }),
+             Contains("has ''"));
+  CHECK_THAT(expect_error("model.parse_layers.arity", [] { parse_layers<float>("conv:8"); }),
+             Contains("takes 2 to 4 numbers, got 1"));
+  CHECK_THAT(expect_error("model.parse_layers.arity", [] { parse_layers<float>("relu:1"); }),
+             Contains("takes 0 numbers, got 1"));
+  CHECK_THAT(expect_error("model.parse_layers.layer_argument", [] { parse_layers<float>("relu,conv:8:3:0"); }),
+             Contains("item 'conv:8:3:0': Conv::Conv: argument 'stride' is 0"));
+  CHECK_THAT(expect_error("model.parse_layers.layer_argument", [] { parse_layers<float>("maxpool:0"); }),
+             Contains("MaxPool::MaxPool: argument 'kernel' is 0"));
+  CHECK_THAT(expect_error("model.parse_layers.unknown_layer", [] { parse_layers<float>("conv:8:3,pool:2"); }),
+             Contains("item 'pool:2' is not a layer"));
+  CHECK_THAT(expect_error("model.parse_layers.unknown_layer", [] { parse_layers<float>("relu,"); }),
+             Contains("item '' is not a layer"));
+}
+
+TEST_CASE("model.initialize.weight_sigma", "[reliability][errors][model]") {
+  Net net = small_net();
+  std::mt19937_64 engine(1);
+  CHECK_THAT(expect_error("model.initialize.weight_sigma", [&] { initialize_normal(net, engine, -1.0); }),
+             Contains("is -1"));
+}
+
+TEST_CASE("model.set_depth", "[reliability][errors][model]") {
+  Net net = small_net();
+  CHECK_THAT(expect_error("model.set_depth", [&] { net.set_depth(0); }),
+             Contains("EnergyModel::set_depth") && Contains("expected 1..4"));
+  DynamicModel<double> dyn(Shape{1, 8, 8}, parse_layers<double>("conv:2:3,relu"));
+  CHECK_THAT(expect_error("model.set_depth", [&] { dyn.set_depth(3); }), Contains("DynamicModel::set_depth"));
+  CHECK(net.depth() == 4);
+}
+
+TEST_CASE("model.input_shape_empty", "[reliability][errors][model]") {
+  CHECK_THAT(expect_error("model.input_shape_empty", [] { EnergyModel(Shape{3, 0, 8}, Conv<double>(4, 3)); }),
+             Contains("EnergyModel::configure") && Contains("(3x0x8)"));
+}
+
+TEST_CASE("model.layer_does_not_fit", "[reliability][errors][model]") {
+  CHECK_THAT(expect_error("model.layer_does_not_fit",
+                          [] { DynamicModel<double>(Shape{2, 10, 10}, parse_layers<double>("conv:4:3,maxpool:9")); }),
+             Contains("layer 1 (MaxPool 9x9 stride 9)") && Contains("MaxPool::configure: kernel 9x9"));
+  CHECK_THAT(expect_error("model.layer_does_not_fit",
+                          [] { EnergyModel(Shape{1, 8, 8}, Conv<double>(4, 3, 1, 0, 3), ReLU<double>{}); }),
+             Contains("layer 0") && Contains("Conv::configure: argument 'input' has 1 channels"));
+}
+
+TEST_CASE("model.reference_sigma", "[reliability][errors][model]") {
+  Net net = small_net();
+  const Batch<double> x = zeros(Shape{3, 8, 8}, 1);
+  CHECK_THAT(expect_error("model.reference_sigma", [&] { net.energy(x, 0.0); }), Contains("EnergyModel::energy"));
+  CHECK_THAT(expect_error("model.reference_sigma", [&] { net.energy(x, std::nan("")); }), Contains("is nan"));
+}
+
+TEST_CASE("model.images_empty, images_channels, images_shape name the function called", "[reliability][errors][model]") {
+  Net net = small_net();
+  DynamicModel<double> dyn(Shape{3, 8, 8}, parse_layers<double>("conv:4:3,relu"));
+  const Batch<double> grey = zeros(Shape{1, 8, 8}, 2);
+  Vector<double> s;
+  Batch<double> g;
+  auto grads = net.zero_gradients();
+  const auto channels = [&](const char* fn, auto&& call) {
+    const std::string what = expect_error("model.images_channels", call);
+    CHECK_THAT(what, Catch::StartsWith(std::string("EnergyModel::") + fn + ": "));
+    CHECK_THAT(what, Contains("has 1 channels, model expects 3"));
+  };
+  channels("score", [&] { net.score(grey); });
+  channels("energy", [&] { net.energy(grey, 1.0); });  // was reported as EnergyModel::score
+  channels("bottom_up", [&] { net.bottom_up(grey); });
+  channels("score_and_gradient", [&] { net.score_and_gradient(grey, s, g); });
+  channels("image_gradient", [&] { net.image_gradient(image_of(grey, 0)); });  // was score_and_gradient
+  channels("accumulate_parameter_gradient", [&] { net.accumulate_parameter_gradient(grey, grads, 1.0); });
+  channels("accumulate_parameter_gradient", [&] { net.accumulate_parameter_gradient(grey, grads, 1.0, s); });
+  CHECK_THAT(expect_error("model.images_channels", [&] { dyn.score(grey); }), Catch::StartsWith("DynamicModel::score: "));
+
+  CHECK_THAT(expect_error("model.images_shape", [&] { net.score(zeros(Shape{3, 8, 9}, 1)); }),
+             Contains("has shape 3x8x9, model expects 3x8x8"));
+  CHECK_THAT(expect_error("model.images_shape", [&] { net.energy(zeros(Shape{3, 7, 8}, 1), 1.0); }),
+             Catch::StartsWith("EnergyModel::energy: "));
+  CHECK_THAT(expect_error("model.images_empty", [&] { net.score(zeros(Shape{3, 8, 8}, 0)); }),
+             Contains("is empty (3x8x8x0)"));
+  CHECK_THAT(expect_error("model.images_empty", [&] { net.bottom_up(Batch<double>()); }),
+             Contains("EnergyModel::bottom_up"));
+}
+
+TEST_CASE("model.pattern_mismatch, pattern_no_chains", "[reliability][errors][model]") {
+  Net net = small_net();
+  std::mt19937_64 engine(2);
+  initialize_normal(net, engine, 0.1);
+  const Batch<double> x = zeros(Shape{3, 8, 8}, 2);
+  auto pattern = net.bottom_up(x);
+  net.set_depth(2);
+  CHECK_THAT(expect_error("model.pattern_mismatch", [&] { net.top_down(pattern); }),
+             Contains("(4 layers on 3x8x8; expected 2 layers on 3x8x8)"));
+  net.set_depth(4);
+  pattern.chains = 0;
+  expect_error("model.pattern_no_chains", [&] { net.top_down(pattern); });
+}
+
+TEST_CASE("model.gradients_layout", "[reliability][errors][model]") {
+  Net net = small_net();
+  const Batch<double> x = zeros(Shape{3, 8, 8}, 1);
+  Gradients<double> g = net.zero_gradients();
+  g.blocks.pop_back();
+  CHECK_THAT(expect_error("model.gradients_layout", [&] { net.accumulate_parameter_gradient(x, g, 1.0); }),
+             Contains("(3 blocks, expected 4)"));
+}
