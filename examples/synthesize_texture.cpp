@@ -76,15 +76,20 @@ Config paper_config() {
           "gravel_224.png"};
 }
 
-/// The default, chosen by measurement for quality per minute on two cores: tools/texture_score.py gives
-/// it a mean OVERALL of 0.62 over the six 128² test textures (0.47 to 0.70, no copying) for about 6 CPU
-/// minutes each, where the release net (below, 4 chains, 260 iterations per stage) gives 0.78 and 0.63 on
-/// gravel and stonewall for about 4 times the work. It is the release
-/// recipe (padding 2, per-map-size normalised and capped SGD, η = 5e-4 halved per stage, σ = 1, chains
-/// from zero, layers grown 1→2→3) at 128² with a slimmer net (64 and 32 filters in the first two layers,
-/// 42% of the release's multiply-adds per pass), 3 chains, and fewer, larger Langevin steps (ε = 0.6,
-/// L = 4: per iteration a chain moves 55% of the way to the mean of its current piece, against 37% with
-/// ε = 0.3, L = 10, for 40% of the gradient evaluations).
+/// The default, chosen by measurement for quality per minute on two cores. tools/texture_score.py gives
+/// it a mean OVERALL of 0.61 over the six 128² test textures (0.52 to 0.74, no copying) in about 40 s of
+/// wall time each (2 threads, idle machine). Measured alternatives on the same machine:
+///   - the release net (100/64/30 filters), 4 chains, ε = 0.3, L = 10: gravel 0.48 (chains not mixed
+///     after 260 iterations: one scores 0.75, another 0.25), 3.2× the work;
+///   - the release net, 4 chains, ε = 0.6, L = 4: gravel 0.68, 3.2× the work;
+///   - this net with 520 iterations per stage: gravel −0.30 (the chains' contrast grows until clipped),
+///     grass 0.57: longer is not better with the release optimizer;
+///   - this net with 4 chains: the same mean (wood 0.51, rock 0.51, stonewall 0.71, gravel 0.57).
+/// It is the release recipe (padding 2, per-map-size normalised and capped SGD, η = 5e-4 halved per
+/// stage, σ = 1, chains from zero, layers grown 1→2→3) at 128² with a slimmer net (64 and 32 filters in
+/// the first two layers, 42% of the release's multiply-adds per pass), 3 chains, and fewer, larger
+/// Langevin steps (ε = 0.6, L = 4: per iteration a chain moves 55% of the way to the mean of its current
+/// piece, against 37% with ε = 0.3, L = 10, for 40% of the gradient evaluations).
 Config fast_config() {
   return {"conv:64:15:3:2,relu,conv:32:5:1:2,relu,conv:30:3:1:2,relu", 128, 3, 260, {0.6, 4, 1.0}, 5e-4,
           "gravel_128.png"};
