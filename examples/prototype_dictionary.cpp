@@ -1,0 +1,479 @@
+// prototype_dictionary — the prototype model of Sec. 5 learned from image patches:
+//   p(I; w) = exp(Σ_k max(0, ⟨w_k, I⟩ + b_k)) q(I) / Z(w),   q(I) = N(0, σ² = 1)     (eq. 5.1, 5.2)
+// K filters w_k, each as large as the patch, learned by maximum likelihood (Algorithm 1: persistent
+// Langevin chains, eq. 5.6) from small patches cut at random positions from one image. At the MLE the
+// model matches, for every filter k, the two moments of eq. 5.8:
+//   the frequency        E[δ_k]      with which filter k is on, δ_k = 1(⟨w_k, I⟩ + b_k > 0) (eq. 5.3),
+//   the δ-weighted mean  E[δ_k I]    the average of the patches on which it is on.
+// The filters are also basis functions: a local mode of the model is Σ_k δ_k w_k (eq. 5.7).
+//
+//   prototype_dictionary [IMAGE] --out DIR [--seed N] [--threads N] [--filters K] [--patch-size P]
+//                        [--patches N] [--iterations T] [--step-size EPS] [--learning-rate ETA]
+//                        [--channels 1|3] [--contrast S] [--resume CHECKPOINT]
+//
+// IMAGE defaults to the gravel texture bundled in examples/data/.
+//
+// Preprocessing. Each patch has its own mean subtracted (per channel), so that no filter is spent on
+// brightness, and then all patches are divided by ONE number, chosen so that their RMS intensity is S
+// (--contrast, default 3) in units of the reference σ = 1. One number for all keeps the relative
+// contrast of flat and busy patches, which is part of what the model must learn (per-patch
+// normalisation would remove it); S sets the patches against the white noise of q: the model can only
+// add variance to q (its pieces are N(Σ δ_k w_k, 1), eq. 5.5), so the patches must stand out of σ = 1
+// where they have structure. With S = 3 a patch has 9 times the energy of the noise.
+//
+// Learning. Plain SGD ascent on eq. 5.8 (no weight decay, the same η for biases, no gradient cap, so
+// that its fixed point is eq. 5.8 exactly): η for the first two thirds of the iterations, η/10 for the
+// last third, where the persistent chains then follow the slowly changing model more closely.
+//
+// The moment mismatch, printed at initialisation (small random filters, N(0, 0.01²), biases 0) and
+// after learning:
+//   D = sqrt( (1/K) Σ_k [ (E_obs δ_k − E_syn δ_k)² + (1/P) ‖E_obs[δ_k I] − E_syn[δ_k I]‖² ] )
+// where P = channels × patch-size², E_obs averages over the observed patches and E_syn over
+// evaluation chains: --eval-chains chains run --eval-steps Langevin steps with the weights held fixed
+// (at initialisation from zero; after learning from the learner's chains). D is the root mean square
+// over filters of the log-likelihood gradient of eq. 5.8 (the bias entry, and the RMS per pixel of the
+// weight entries), in units of the preprocessed intensities; it is 0 at an exact MLE with exact
+// expectations. Its Monte Carlo noise level (the D that the sampling error of E_syn alone would give,
+// from the per-sample variances) is printed with it, and then the ratio D(after) / D(initialisation).
+//
+// Written in DIR:
+//   filters.png              the filters, most often on (on observed patches) first; each rescaled
+//                            on its own: 0 is grey, +max|w_k| white, −max|w_k| black
+//   observed.png             observed patches, synthesized.png synthesized ones (the same intensity map)
+//   overview.png             the filters above, observed (left) and synthesized (right) patches below
+//   moments.csv              per filter: both moments, observed and synthesized, before and after learning
+//   log.csv                  one row per learning iteration
+//   checkpoint.safetensors   everything needed to continue (--resume); weights.safetensors the filters alone
+// Ctrl-C (or SIGTERM) stops after the current iteration, writes the checkpoint and exits with 128+signal.
+#include <gconvnet/gconvnet.hpp>
+#include <gconvnet/io/checkpoint.hpp>
+#include <gconvnet/io/image.hpp>
+#include <gconvnet/learning/mle_learner.hpp>
+#include <gconvnet/sampling/langevin.hpp>
+
+#include <CLI/CLI.hpp>
+
+#include "support/program.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <numeric>
+#include <optional>
+#include <random>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace fs = std::filesystem;
+using namespace gconvnet;
+using namespace gconvnet::examples;
+using S = float;
+using Prototype = EnergyModel<Conv<S>, ReLU<S>>;  // f(I) = Σ_k max(0, ⟨w_k, I⟩ + b_k)   (eq. 5.1)
+
+namespace {
+
+// ---------------------------------------------------------------------------------------------------
+// The observed patches.
+
+/// `count` patches of size × size cut at uniformly random positions of `image`, each minus its own
+/// mean (per channel), then all divided by one number so that their RMS intensity is `contrast`.
+/// Returns the patches and that number (in 0–255 units per unit of the result).
+std::pair<Batch<S>, double> cut_patches(const Image<S>& image, Index size, Index count, double contrast,
+                                        std::mt19937_64& engine) {
+  const Index C = image.dimension(0), H = image.dimension(1), W = image.dimension(2);
+  if (H < size || W < size)
+    throw Error("the image is " + std::to_string(W) + "x" + std::to_string(H) + ", smaller than --patch-size " +
+                std::to_string(size));
+  std::uniform_int_distribution<Index> row(0, H - size), col(0, W - size);
+  Batch<S> patches = make_batch<S>(Shape{C, size, size}, count);
+  for (Index n = 0; n < count; ++n) {
+    const Index r0 = row(engine), c0 = col(engine);
+    for (Index c = 0; c < C; ++c) {
+      double mean = 0;
+      for (Index x = 0; x < size; ++x)
+        for (Index y = 0; y < size; ++y) mean += image(c, r0 + y, c0 + x);
+      mean /= static_cast<double>(size * size);
+      for (Index x = 0; x < size; ++x)
+        for (Index y = 0; y < size; ++y) patches(c, y, x, n) = static_cast<S>(image(c, r0 + y, c0 + x) - mean);
+    }
+  }
+  const double rms =
+      std::sqrt(as_vector(patches).template cast<double>().squaredNorm() / static_cast<double>(patches.size()));
+  if (!(rms > 1e-3)) throw Error("every patch of the image is flat: there is nothing to learn");
+  as_vector(patches) *= static_cast<S>(contrast / rms);
+  return {patches, rms / contrast};
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The moments of eq. 5.8 and the mismatch D (see the top of this file).
+
+/// Per filter k over n patches: the frequency E[δ_k], the δ-weighted mean patch E[δ_k I] (pixels × K)
+/// and the second moment E[δ_k I²] per pixel (for the Monte Carlo error).
+struct Moments {
+  Vector<double> frequency;
+  Matrix<double> mean_patch;
+  Matrix<double> second;
+  double n = 0;
+};
+
+Moments moments(Prototype& model, const Batch<S>& patches) {
+  const ActivationPattern<S> p = model.bottom_up(patches);
+  const Matrix<double> gate = as_columns(p.layers[1].gate).template cast<double>();  // K × n: δ (eq. 5.3)
+  const Matrix<double> x = as_columns(patches).template cast<double>();               // pixels × n
+  const double n = static_cast<double>(batch_size(patches));
+  return {gate.rowwise().sum() / n, x * gate.transpose() / n, x.cwiseAbs2() * gate.transpose() / n, n};
+}
+
+struct Mismatch {
+  Vector<double> frequency_difference;  // per filter: E_obs δ_k − E_syn δ_k
+  Vector<double> mean_patch_rms;        // per filter: ‖E_obs[δ_k I] − E_syn[δ_k I]‖ / sqrt(P)
+  double total = 0;                     // D
+  double frequency_part = 0;            // the RMS over filters of frequency_difference
+  double mean_patch_part = 0;           // the RMS over filters of mean_patch_rms
+  double noise = 0;                     // sqrt(E[D²]) when the moments agree and E_syn has sampling error only
+};
+
+Mismatch mismatch(const Moments& obs, const Moments& syn) {
+  const double P = static_cast<double>(obs.mean_patch.rows()), K = static_cast<double>(obs.frequency.size());
+  Mismatch m;
+  m.frequency_difference = obs.frequency - syn.frequency;
+  m.mean_patch_rms = ((obs.mean_patch - syn.mean_patch).colwise().squaredNorm().transpose() / P).cwiseSqrt();
+  m.frequency_part = std::sqrt(m.frequency_difference.squaredNorm() / K);
+  m.mean_patch_part = std::sqrt(m.mean_patch_rms.squaredNorm() / K);
+  m.total = std::sqrt((m.frequency_difference.squaredNorm() + m.mean_patch_rms.squaredNorm()) / K);
+  // Var of the estimated moments: Var(δ_k)/n and Var(δ_k I_x)/n (the observed side is exact: E_obs
+  // is defined as the average over the observed patches).
+  const double variance = (syn.frequency.array() * (1 - syn.frequency.array())).sum() +
+                          (syn.second - syn.mean_patch.cwiseAbs2()).sum() / P;
+  m.noise = std::sqrt(variance / syn.n / K);
+  return m;
+}
+
+/// Evaluation chains: `count` chains started from `start` (repeated as needed) or from zero, then
+/// `steps` Langevin steps (eq. 5.6) with the model's weights held fixed.
+Batch<S> evaluation_chains(Prototype& model, Index count, const Batch<S>* start, LangevinOptions options, Index steps,
+                           std::uint64_t seed) {
+  Batch<S> chains = make_batch<S>(model.input_shape(), count);
+  chains.setZero();
+  if (start != nullptr) {
+    const auto from = as_columns(*start);
+    auto to = as_columns(chains);
+    for (Index n = 0; n < count; ++n) to.col(n) = from.col(n % from.cols());
+  }
+  std::mt19937_64 engine(seed);
+  LangevinWorkspace<S> workspace;
+  options.steps = steps;
+  langevin(model, chains, options, engine, workspace);
+  return chains;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Pictures.
+
+/// An image enlarged `factor` times (nearest neighbour), each value v drawn as offset + scale·v.
+Image<S> enlarge(const Image<S>& im, Index factor, double offset, double scale) {
+  Image<S> out(im.dimension(0), im.dimension(1) * factor, im.dimension(2) * factor);
+  for (Index x = 0; x < out.dimension(2); ++x)
+    for (Index y = 0; y < out.dimension(1); ++y)
+      for (Index c = 0; c < out.dimension(0); ++c)
+        out(c, y, x) = static_cast<S>(offset + scale * im(c, y / factor, x / factor));
+  return out;
+}
+
+io::GridOptions grid_options(Index columns) {
+  io::GridOptions grid;
+  grid.columns = columns;
+  grid.gap = 2;
+  return grid;
+}
+
+/// The filters in the given order, each rescaled on its own: 0 → 127.5 (grey), ±max|w_k| → 255 / 0.
+Image<S> filter_grid(Prototype& model, const std::vector<Index>& order, Index factor, Index columns) {
+  const Batch<S>& w = model.layer<0>().weights();  // (K, C, h, w)
+  const Index C = w.dimension(1), h = w.dimension(2), wd = w.dimension(3);
+  std::vector<Image<S>> tiles;
+  for (Index k : order) {
+    Image<S> f(C, h, wd);
+    double largest = 1e-12;
+    for (Index x = 0; x < wd; ++x)
+      for (Index y = 0; y < h; ++y)
+        for (Index c = 0; c < C; ++c) {
+          f(c, y, x) = w(k, c, y, x);
+          largest = std::max(largest, std::abs(static_cast<double>(f(c, y, x))));
+        }
+    tiles.push_back(enlarge(f, factor, 127.5, 127.5 / largest));
+  }
+  return io::image_grid(tiles, grid_options(std::min<Index>(columns, static_cast<Index>(tiles.size()))));
+}
+
+/// The first `count` patches of a batch; intensity v ↦ 127.5 + v·127.5/(3·contrast) (±3 RMS span
+/// 0–255), the same map for observed and synthesized patches.
+Image<S> patch_grid(const Batch<S>& patches, Index count, Index factor, double contrast, Index columns) {
+  std::vector<Image<S>> tiles;
+  for (Index n = 0; n < std::min(count, batch_size(patches)); ++n)
+    tiles.push_back(enlarge(image_of(patches, n), factor, 127.5, 127.5 / (3 * contrast)));
+  return io::image_grid(tiles, grid_options(std::min<Index>(columns, static_cast<Index>(tiles.size()))));
+}
+
+/// The learning log: one CSV row per iteration; on --resume the rows at or after the checkpoint's
+/// iteration (written after the last checkpoint) are dropped first.
+class CsvLog {
+public:
+  CsvLog(const fs::path& path, Index resume_from) {
+    std::vector<std::string> kept;
+    if (resume_from > 0) {
+      std::ifstream in(path);
+      std::string line;
+      while (std::getline(in, line))
+        if (!line.empty() && line.rfind("iteration,", 0) != 0 &&
+            std::stoll(line.substr(0, line.find(','))) < resume_from)
+          kept.push_back(line);
+    }
+    out_.open(path, std::ios::trunc);
+    if (!out_) throw Error("cannot write '" + path.string() + "'");
+    out_ << "iteration,learning_rate,score_observed,score_synthesized,on_observed,on_synthesized,gradient_norm,"
+            "seconds\n";
+    for (const auto& line : kept) out_ << line << "\n";
+    out_.flush();
+  }
+  void write(const IterationStats& s) {
+    out_ << s.iteration << "," << s.learning_rate << "," << s.score_observed << "," << s.score_synthesized << ","
+         << s.active_observed.at(0) << "," << s.active_synthesized.at(0) << "," << s.gradient_norm.at(0) << ","
+         << s.seconds << "\n";
+    out_.flush();
+  }
+
+private:
+  std::ofstream out_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) try {
+  // 1. The command line. ----------------------------------------------------------------------------
+  CLI::App app{
+      "Learn the prototype model of Sec. 5 (K filters as large as the patch, ReLU, white-noise reference) from "
+      "image patches by maximum likelihood, and check the moment matching of eq. 5.8 (Xie et al. 2016).\n"
+      "Moment mismatch D = sqrt( (1/K) sum_k [ (E_obs d_k - E_syn d_k)^2 + |E_obs[d_k I] - E_syn[d_k I]|^2 / P ] ), "
+      "d_k = 1(<w_k, I> + b_k > 0), P pixels per patch, E_obs over the observed patches, E_syn over evaluation "
+      "chains; printed at initialisation and after learning with its Monte Carlo noise level and the ratio "
+      "after / initialisation."};
+  std::string image_path, out_dir, resume;
+  std::uint64_t seed = 2016;
+  int threads = 1;
+  Index filters = 32, patch_size = 12, patches = 4096, iterations = 3000, chains = 512, langevin_steps = 10;
+  Index channels = 1, eval_chains = 4096, eval_steps = 1000, checkpoint_every = 500;
+  double step_size = 0.3, learning_rate = 0.05, contrast = 3.0;
+  app.add_option("IMAGE", image_path, "the image to cut patches from (PNG/JPEG); default: the bundled gravel")
+      ->check(CLI::ExistingFile);
+  app.add_option("--out", out_dir, "output directory (created)")->required();
+  app.add_option("--seed", seed, "random seed (patch positions, initial filters, Langevin noise)")->capture_default_str();
+  app.add_option("--threads", threads, "threads for OpenMP and Eigen (0: their default); the matrices of this "
+                 "model are small, and on a loaded machine more threads mostly wait for each other")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
+  app.add_option("--filters", filters, "K, the number of filters")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--patch-size", patch_size, "patches (and filters) are P x P pixels")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--patches", patches, "number of observed patches")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--channels", channels, "1: grey (colour converted to luminance), 3: colour")
+      ->check(CLI::IsMember({1, 3}))->capture_default_str();
+  app.add_option("--contrast", contrast, "RMS intensity of the preprocessed patches, in units of the reference sigma = 1")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--iterations", iterations, "learning iterations (the last third at learning rate / 10)")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
+  app.add_option("--chains", chains, "persistent Langevin chains of the learner")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--step-size", step_size, "Langevin step size epsilon (eq. 5.6)")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--langevin-steps", langevin_steps, "Langevin steps per learning iteration")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--learning-rate", learning_rate, "SGD learning rate eta: w <- w + eta (H_obs - H_syn) (eq. 5.8)")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--eval-chains", eval_chains, "evaluation chains for the moments")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--eval-steps", eval_steps, "Langevin steps of the evaluation chains (weights fixed)")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--checkpoint-every", checkpoint_every, "write the checkpoint every N iterations")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--resume", resume, "continue from a checkpoint written by an earlier run with the same options")
+      ->check(CLI::ExistingFile);
+  CLI11_PARSE(app, argc, argv);
+
+  if (image_path.empty()) image_path = bundled_file("gravel_128.png", GCONVNET_EXAMPLE_DATA_DIR);
+  const fs::path out(out_dir);
+  fs::create_directories(out);
+  if (threads > 0) {
+#ifdef _OPENMP
+    omp_set_num_threads(threads);
+#endif
+    Eigen::setNbThreads(threads);
+  }
+  const auto start_time = std::chrono::steady_clock::now();
+
+  // 2. The observed patches: cut at random positions, each minus its mean, one global contrast. -----
+  io::LoadImageOptions load;
+  load.channels = channels;
+  const Image<S> image = io::load_image<S>(image_path, load);
+  std::mt19937_64 engine(seed);
+  const auto [observed, divisor] = cut_patches(image, patch_size, patches, contrast, engine);
+  std::cout << "observed: " << patches << " patches of " << channels << "x" << patch_size << "x" << patch_size
+            << " from " << image_path << " (" << image.dimension(2) << "x" << image.dimension(1)
+            << "), each minus its mean, divided by " << std::setprecision(4) << divisor << " (RMS " << contrast
+            << ")\n";
+
+  // 3. The prototype model: K filters as large as the patch, then ReLU (eq. 5.1); small random filters.
+  Prototype model(shape_of(observed), Conv<S>::fully_connected(filters), ReLU<S>{});
+  initialize_normal(model, engine, 0.01, 0.0);
+  const Index P = channels * patch_size * patch_size;
+  const LangevinOptions langevin{step_size, langevin_steps, 1.0};
+
+  // 4. The moments at initialisation: the observed patches against the initial model's own samples. -
+  const Moments obs_init = moments(model, observed);
+  const Moments syn_init = moments(model, evaluation_chains(model, eval_chains, nullptr, langevin, eval_steps, seed + 1));
+  const Mismatch before = mismatch(obs_init, syn_init);
+
+  // 5. Algorithm 1: L Langevin steps on the persistent chains, then w ← w + η (H_obs − H_syn) (eq. 5.8),
+  //    η for the first two thirds of the iterations and η/10 after (the learner is rebuilt with the
+  //    smaller η from its own checkpoint: the same chains, weights and random engine).
+  const Index slow_from = iterations - iterations / 3;
+  auto options_at = [&](Index iteration) {
+    LearningOptions options;
+    options.chains = chains;
+    options.langevin = langevin;
+    options.optimizer.learning_rate = iteration < slow_from ? learning_rate : learning_rate / 10;
+    options.optimizer.weight_decay = 0;
+    options.optimizer.bias_learning_rate_multiplier = 1;
+    options.optimizer.gradient_cap = 0;
+    return options;
+  };
+  const fs::path checkpoint_path = out / "checkpoint.safetensors";
+  std::optional<MleLearner<Prototype>> learner;
+  learner.emplace(model, observed, options_at(0), seed + 2);
+  if (!resume.empty()) {
+    io::load_checkpoint(*learner, resume);
+    if (learner->iteration() >= slow_from) {
+      learner.emplace(model, observed, options_at(slow_from), seed + 2);
+      io::load_checkpoint(*learner, resume);
+    }
+    std::cout << "resumed from " << resume << " at iteration " << learner->iteration() << "\n";
+  }
+  std::cout << "model: K = " << filters << " filters of " << P << " pixels; " << chains << " chains, L = "
+            << langevin_steps << ", eps = " << step_size << ", eta = " << learning_rate << " (then "
+            << learning_rate / 10 << " from iteration " << slow_from << "), " << iterations << " iterations, seed "
+            << seed << "\n";
+
+  CsvLog log(out / "log.csv", learner->iteration());
+  Progress progress({1.0}, std::max<Index>(iterations, 1), 250);
+  catch_stop_signals();
+  while (learner->iteration() < iterations) {
+    if (learner->iteration() == slow_from && learner->learning_rate() > learning_rate / 5) {
+      io::save_checkpoint(*learner, checkpoint_path.string());
+      learner.emplace(model, observed, options_at(slow_from), seed + 2);
+      io::load_checkpoint(*learner, checkpoint_path.string());
+    }
+    const IterationStats stats = learner->step();
+    log.write(stats);
+    const Index done = learner->iteration();
+    std::ostringstream status;
+    status << std::fixed << std::setprecision(3) << "on: obs " << stats.active_observed.at(0) << " syn "
+           << stats.active_synthesized.at(0) << "  |H_obs-H_syn| " << stats.gradient_norm.at(0);
+    progress.update(done, iterations, 0, stats.seconds, status.str());
+    if (done % checkpoint_every == 0) io::save_checkpoint(*learner, checkpoint_path.string());
+    if (stop_requested()) {
+      progress.interrupt_line();
+      io::save_checkpoint(*learner, checkpoint_path.string());
+      std::cerr << "prototype_dictionary: interrupted (" << stop_signal_name() << ") after iteration " << done
+                << " of " << iterations << "; checkpoint written to " << checkpoint_path.string()
+                << "\ncontinue with: " << resume_command(argc, argv, checkpoint_path) << "\n";
+      return stop_exit_code();
+    }
+  }
+
+  // 6. The moments after learning: evaluation chains continue the learner's chains with the learned
+  //    weights held fixed.
+  const Moments obs_after = moments(model, observed);
+  const Batch<S> synthesized =
+      evaluation_chains(model, eval_chains, &learner->synthesized(), langevin, eval_steps, seed + 3);
+  const Moments syn_after = moments(model, synthesized);
+  const Mismatch after = mismatch(obs_after, syn_after);
+
+  // The filters in order of their frequency on the observed patches, most often on first.
+  std::vector<Index> order(static_cast<std::size_t>(filters));
+  std::iota(order.begin(), order.end(), Index{0});
+  std::stable_sort(order.begin(), order.end(),
+                   [&](Index a, Index b) { return obs_after.frequency(a) > obs_after.frequency(b); });
+
+  std::cout << "\nper filter (eq. 5.8), observed vs synthesized: the frequency E[d_k], and the RMS per pixel of "
+               "E_obs[d_k I] - E_syn[d_k I]\n"
+            << "  rank filter |  initial: freq obs  freq syn  mean RMS |  learned: freq obs  freq syn  mean RMS "
+               "|  |w_k|     b_k\n";
+  std::ofstream csv(out / "moments.csv");
+  csv << "rank,filter,initial_frequency_observed,initial_frequency_synthesized,initial_mean_patch_rms,"
+         "frequency_observed,frequency_synthesized,mean_patch_rms,weight_norm,bias\n";
+  const auto& conv = model.layer<0>();
+  for (std::size_t r = 0; r < order.size(); ++r) {
+    const Index k = order[r];
+    double norm = 0;
+    for (Index i = 0; i < P; ++i) norm += std::pow(static_cast<double>(conv.weights().data()[k + i * filters]), 2);
+    norm = std::sqrt(norm);
+    std::cout << std::fixed << std::setprecision(4) << "  " << std::setw(4) << r << " " << std::setw(6) << k
+              << " |             " << obs_init.frequency(k) << "    " << syn_init.frequency(k) << "    "
+              << before.mean_patch_rms(k) << " |            " << obs_after.frequency(k) << "    "
+              << syn_after.frequency(k) << "    " << after.mean_patch_rms(k) << " | " << std::setprecision(2)
+              << std::setw(6) << norm << " " << std::setw(7) << conv.bias()(k) << "\n";
+    csv << r << "," << k << "," << obs_init.frequency(k) << "," << syn_init.frequency(k) << ","
+        << before.mean_patch_rms(k) << "," << obs_after.frequency(k) << "," << syn_after.frequency(k) << ","
+        << after.mean_patch_rms(k) << "," << norm << "," << conv.bias()(k) << "\n";
+  }
+  csv.close();
+  auto report = [&](const char* when, const Mismatch& m) {
+    std::cout << "moment mismatch D " << when << m.total << "  (frequency part " << m.frequency_part
+              << ", mean-patch part " << m.mean_patch_part << "; Monte Carlo noise level " << m.noise << ")\n";
+  };
+  std::cout << std::defaultfloat << std::setprecision(4) << "\n";
+  report("at initialisation: ", before);
+  report("after learning:    ", after);
+  std::cout << "moment mismatch ratio (after / initialisation): " << after.total / before.total << "\n";
+
+  // 7. Pictures and files. ---------------------------------------------------------------------------
+  const Index factor = std::max<Index>(1, 36 / patch_size);
+  std::vector<std::string> written;
+  const Image<S> filter_picture = filter_grid(model, order, factor, 8);
+  const Image<S> observed_picture = patch_grid(observed, 16, factor, contrast, 4);
+  const Image<S> synthesized_picture = patch_grid(synthesized, 16, factor, contrast, 4);
+  written.push_back((out / "filters.png").string());
+  io::save_png(filter_picture, written.back());
+  written.push_back((out / "observed.png").string());
+  io::save_png(observed_picture, written.back());
+  written.push_back((out / "synthesized.png").string());
+  io::save_png(synthesized_picture, written.back());
+  written.push_back((out / "overview.png").string());
+  io::GridOptions one_column = grid_options(1);
+  one_column.gap = 6;
+  io::GridOptions two_columns = one_column;
+  two_columns.columns = 2;
+  two_columns.gap = 6;
+  const Image<S> patch_pictures = io::image_grid<S>({observed_picture, synthesized_picture}, two_columns);
+  io::save_png(io::image_grid<S>({filter_picture, patch_pictures}, one_column), written.back());
+  written.push_back((out / "moments.csv").string());
+  io::save_checkpoint(*learner, checkpoint_path.string());
+  written.push_back(checkpoint_path.string());
+  written.push_back((out / "weights.safetensors").string());
+  io::save_weights(model, written.back());
+  written.push_back((out / "log.csv").string());
+  std::cout << "wall time "
+            << clock_time(std::chrono::duration<double>(std::chrono::steady_clock::now() - start_time).count())
+            << "\nwrote:\n";
+  for (const auto& p : written) std::cout << "  " << p << "\n";
+  return 0;
+} catch (...) {
+  return report_exception("prototype_dictionary");
+}
