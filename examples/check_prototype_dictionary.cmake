@@ -80,6 +80,7 @@ run(output --out ${out1} --iterations 6 ${TINY})
 expect_png(${out1}/filters.png 154 40)  # 4 cells of 36 px in one row, gaps of 2
 expect_png(${out1}/observed.png 0 0)
 expect_png(${out1}/synthesized.png 0 0)
+expect_png(${out1}/piece_means.png 0 0)
 expect_png(${out1}/overview.png 0 0)
 expect_nonempty(${out1}/checkpoint.safetensors)
 expect_nonempty(${out1}/weights.safetensors)

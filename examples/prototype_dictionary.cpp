@@ -40,7 +40,9 @@
 //   filters.png              the filters, most often on (on observed patches) first; each rescaled
 //                            on its own: 0 is grey, +max|w_k| white, −max|w_k| black
 //   observed.png             observed patches, synthesized.png synthesized ones (the same intensity map)
-//   overview.png             the filters above, observed (left) and synthesized (right) patches below
+//   piece_means.png          for each synthesized patch, the mean Σ_k δ_k w_k of its Gaussian piece
+//                            (eq. 5.5): the patch without the white noise of q
+//   overview.png             the filters above; observed, synthesized and piece means below
 //   moments.csv              per filter: both moments, observed and synthesized, before and after learning
 //   log.csv                  one row per learning iteration
 //   checkpoint.safetensors   everything needed to continue (--resume); weights.safetensors the filters alone
@@ -226,6 +228,26 @@ Image<S> patch_grid(const Batch<S>& patches, Index count, Index factor, double c
   return io::image_grid(tiles, grid_options(std::min<Index>(columns, static_cast<Index>(tiles.size()))));
 }
 
+/// Images one below the other, each centred, `gap` pixels of white between and around them.
+Image<S> stack_rows(const std::vector<Image<S>>& rows, Index gap) {
+  Index height = gap, width = 0;
+  for (const auto& r : rows) {
+    height += r.dimension(1) + gap;
+    width = std::max(width, r.dimension(2) + 2 * gap);
+  }
+  Image<S> out(rows.front().dimension(0), height, width);
+  out.setConstant(255);
+  Index top = gap;
+  for (const auto& r : rows) {
+    const Index left = (width - r.dimension(2)) / 2;
+    for (Index x = 0; x < r.dimension(2); ++x)
+      for (Index y = 0; y < r.dimension(1); ++y)
+        for (Index c = 0; c < r.dimension(0); ++c) out(c, top + y, left + x) = r(c, y, x);
+    top += r.dimension(1) + gap;
+  }
+  return out;
+}
+
 /// The learning log: one CSV row per iteration; on --resume the rows at or after the checkpoint's
 /// iteration (written after the last checkpoint) are dropped first.
 class CsvLog {
@@ -272,7 +294,7 @@ int main(int argc, char** argv) try {
   std::string image_path, out_dir, resume;
   std::uint64_t seed = 2016;
   int threads = 1;
-  Index filters = 32, patch_size = 12, patches = 4096, iterations = 3000, chains = 512, langevin_steps = 10;
+  Index filters = 16, patch_size = 12, patches = 4096, iterations = 3000, chains = 512, langevin_steps = 10;
   Index channels = 1, eval_chains = 4096, eval_steps = 1000, checkpoint_every = 500;
   double step_size = 0.3, learning_rate = 0.05, contrast = 3.0;
   app.add_option("IMAGE", image_path, "the image to cut patches from (PNG/JPEG); default: the bundled gravel")
@@ -449,20 +471,25 @@ int main(int argc, char** argv) try {
   const Image<S> filter_picture = filter_grid(model, order, factor, 8);
   const Image<S> observed_picture = patch_grid(observed, 16, factor, contrast, 4);
   const Image<S> synthesized_picture = patch_grid(synthesized, 16, factor, contrast, 4);
+  // The mean Σ_k δ_k w_k of the Gaussian piece each synthesized patch lies in (eq. 5.5): the
+  // synthesized patch without the white noise of q, built from the filters as basis functions.
+  const Batch<S> piece_means = model.top_down(model.bottom_up(synthesized)).B;
+  const Image<S> piece_mean_picture = patch_grid(piece_means, 16, factor, contrast, 4);
   written.push_back((out / "filters.png").string());
   io::save_png(filter_picture, written.back());
   written.push_back((out / "observed.png").string());
   io::save_png(observed_picture, written.back());
   written.push_back((out / "synthesized.png").string());
   io::save_png(synthesized_picture, written.back());
+  written.push_back((out / "piece_means.png").string());
+  io::save_png(piece_mean_picture, written.back());
   written.push_back((out / "overview.png").string());
-  io::GridOptions one_column = grid_options(1);
-  one_column.gap = 6;
-  io::GridOptions two_columns = one_column;
-  two_columns.columns = 2;
-  two_columns.gap = 6;
-  const Image<S> patch_pictures = io::image_grid<S>({observed_picture, synthesized_picture}, two_columns);
-  io::save_png(io::image_grid<S>({filter_picture, patch_pictures}, one_column), written.back());
+  io::GridOptions three_columns = grid_options(3);
+  three_columns.gap = 8;
+  three_columns.background = 255;
+  const Image<S> patch_pictures =
+      io::image_grid<S>({observed_picture, synthesized_picture, piece_mean_picture}, three_columns);
+  io::save_png(stack_rows({filter_picture, patch_pictures}, 8), written.back());
   written.push_back((out / "moments.csv").string());
   io::save_checkpoint(*learner, checkpoint_path.string());
   written.push_back(checkpoint_path.string());
