@@ -1,5 +1,5 @@
 // fuzz/harness.hpp — what the fuzz targets do with one input, shared with the regression test
-// (tests/io/fuzz_regressions.cpp), which replays every seed and every input that once failed.
+// (tests/io/loaders.cpp), which replays every seed and every input that once failed.
 //
 // image_input: decode_image with small limits; on success the invariants of a decoded image are checked
 //   (size within the limits, integer intensities 0–255, image_info agrees), then a PNG round trip
