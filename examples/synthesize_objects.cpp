@@ -63,11 +63,16 @@ const char* const paper_layers = "conv:100:7:2:3,relu,conv:64:5:1:2,relu,conv:20
 
 /// The default net for 64×64 images: the paper's four layers with 32 and 32 filters in the first two
 /// (19% of the paper net's 191 M multiply-adds per pass at 64², which is 5.2 times as many). With the
-/// defaults below (layers grown 1→2→3 under the top filter, 100 iterations per stage, 6 chains, L = 30,
-/// ε = 0.3, η = 5e-3 halved per stage) it learns the bundled smileys in 94 s of one core: clean yellow
-/// faces with eyes and mouths. Measured on the same images: all layers at once for 300 iterations give
-/// noisier faces at η = 5e-3 (114 s), a few blotchy ones at η = 2e-3, and a flat yellow square at the
-/// release texture rate η = 5e-4 (the weights had not grown large enough yet).
+/// defaults below (layers grown 1→2→3 under the top filter, 100 iterations per stage, 4 chains,
+/// L = 15 steps of ε = 0.45, η = 5e-3 halved per stage) it learns the bundled smileys in about 30 s of
+/// one core (3.7 min wall with two threads on the shared, loaded machine); seed 2016 gives yellow faces
+/// with eyes and smiling mouths, one with teeth, new combinations rather than copies; seeds 1 and 2 the
+/// same kind of faces, one of them more blurred and washed out. Measured on the same images (one core): L = 30 steps of ε = 0.3 (the same
+/// pull toward the piece's mean per iteration) looks the same for 1.7 times the time (94 s with 6
+/// chains); all layers at once for 300 iterations gives noisier faces at η = 5e-3 (114 s), blotchy ones
+/// at η = 2e-3, and a flat yellow square at the release texture rate η = 5e-4 (the weights had not yet
+/// grown large enough). The face and animal sets learn less well: blurred heads with hair and skin
+/// colours; unrecognisable blobs in animal colours.
 const char* const default_layers = "conv:32:7:2:3,relu,conv:32:5:1:2,relu,conv:20:3:1:1,relu,fc:1";
 
 // ---------------------------------------------------------------------------------------------------
@@ -226,8 +231,8 @@ int main(int argc, char** argv) try {
   std::string out_dir, layers = default_layers, resume, schedule = "grow", chain_init = "zero";
   std::uint64_t seed = 2016;
   int threads = 0;
-  Index iterations = 100, chains = 6, size = 64, langevin_steps = 30, snapshot_every = 50, stop_after = 0;
-  double learning_rate = 5e-3, step_size = 0.3, grow_factor = 0.5;
+  Index iterations = 100, chains = 4, size = 64, langevin_steps = 15, snapshot_every = 50, stop_after = 0;
+  double learning_rate = 5e-3, step_size = 0.45, grow_factor = 0.5;
   app.add_option("IMAGES", inputs, "aligned training images, or folders of them; default: the bundled smileys")
       ->check(CLI::ExistingPath);
   app.add_option("--out", out_dir, "output directory (created)")->required();
