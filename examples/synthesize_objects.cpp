@@ -5,7 +5,8 @@
 // (Algorithm 1), then read new objects off the model's persistent Langevin chains (eq. 6.10).
 //
 //   synthesize_objects [IMAGES...] --out DIR [--seed N] [--threads N] [--layers SPEC] [--size N]
-//                      [--iterations N] [--chains N] [--schedule grow|all] [--resume CHECKPOINT]
+//                      [--iterations N] [--chains N] [--schedule grow|all] [--stop-after N]
+//                      [--resume CHECKPOINT]
 //
 // IMAGES are image files or folders of them (all *.png, *.jpg, *.jpeg inside, sorted by name); they
 // default to the smileys bundled in examples/data/objects/smiley. Written in DIR:
@@ -242,7 +243,8 @@ int main(int argc, char** argv) try {
                  "paper's: ") + paper_layers)->capture_default_str();
   app.add_option("--schedule", schedule, "grow: add one conv layer per stage under the top filter (Sec. 8); "
                  "all: learn every layer at once")->check(CLI::IsMember({"grow", "all"}))->capture_default_str();
-  app.add_option("--iterations", iterations, "learning iterations per stage")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--iterations", iterations, "learning iterations per stage (on --resume: of every stage, "
+                 "finished ones included)")->check(CLI::PositiveNumber)->capture_default_str();
   app.add_option("--chains", chains, "number of synthesized images, i.e. persistent Langevin chains")
       ->check(CLI::PositiveNumber)->capture_default_str();
   app.add_option("--size", size, "training images are cut to a centred square and resized to SIZE x SIZE")
