@@ -241,6 +241,47 @@ TEST_CASE("load_image refuses a JPEG whose Huffman table declares more than 256 
   require_error_mentioning([&] { io::image_info(bytes.data(), bytes.size(), "dht.jpg"); }, {"image_info", "512 codes"});
 }
 
+TEST_CASE("decode_image reads a PNG with zero-length IDAT chunks as the same image", "[io][image]") {
+  // Legal PNG, but the first empty IDAT makes stb_image 2.27 call memcpy(NULL, p, 0) (UBSan, found by
+  // fuzzing): decode_image hands stb a copy without the empty chunks.
+  std::ifstream in(data_file("gray_4x3.png"), std::ios::binary);
+  const std::vector<unsigned char> png((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::size_t idat = 33;  // the IDAT chunk (length, type, data, CRC) starts here
+  REQUIRE(std::string(png.begin() + idat + 4, png.begin() + idat + 8) == "IDAT");
+  const unsigned char empty_idat[12] = {0, 0, 0, 0, 'I', 'D', 'A', 'T', 0x35, 0xaf, 0x06, 0x1e};  // CRC of "IDAT"
+  std::vector<unsigned char> bytes(png.begin(), png.begin() + idat);
+  bytes.insert(bytes.end(), empty_idat, empty_idat + 12);  // before the data
+  const std::size_t data_length = png[idat + 3];
+  bytes.insert(bytes.end(), png.begin() + idat, png.begin() + idat + 12 + data_length);
+  bytes.insert(bytes.end(), empty_idat, empty_idat + 12);  // after it
+  bytes.insert(bytes.end(), png.begin() + idat + 12 + data_length, png.end());
+  REQUIRE(bytes.size() == png.size() + 24);
+  const Image<double> a = io::decode_image<double>(bytes.data(), bytes.size(), "empty_idat.png", {1});
+  const Image<double> b = io::decode_image<double>(png.data(), png.size(), "gray_4x3.png", {1});
+  REQUIRE(a.size() == b.size());
+  for (Index i = 0; i < a.size(); ++i) CHECK(a.data()[i] == b.data()[i]);
+}
+
+TEST_CASE("decode_image refuses a PNG chunk declaring more bytes than follow, before stb allocates them",
+          "[io][image]") {
+  // stb_image would first grow its IDAT buffer to the declared length (here 2 GiB) and only then find the
+  // data missing.
+  std::ifstream in(data_file("gray_4x3.png"), std::ios::binary);
+  std::vector<unsigned char> png((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  png[33] = 0x7f;
+  png[34] = png[35] = png[36] = 0xff;
+  CHECK(io::image_info(png.data(), png.size(), "long_idat.png").width == 4);  // the header is fine
+  require_error_mentioning([&] { io::decode_image<float>(png.data(), png.size(), "long_idat.png"); },
+                           {"decode_image: cannot decode 'long_idat.png' (4x3 pixels declared)",
+                            "its IDAT chunk at byte 33 declares 2147483647 bytes, only 32 follow",
+                            "expected a complete image"});
+  // A chunk type that is not letters is shown in hex.
+  png[33] = 0;
+  png[37] = 0x01;
+  require_error_mentioning([&] { io::decode_image<float>(png.data(), png.size(), "odd.png"); },
+                           {"its (type 01 44 41 54) chunk at byte 33 declares 16777215 bytes"});
+}
+
 TEST_CASE("load_image refuses a missing file and a directory", "[io][image]") {
   const std::string missing = data_file("no_such_file.png");
   require_error_mentioning([&] { io::load_image<float>(missing); }, {"load_image", missing, "cannot open"});

@@ -141,6 +141,48 @@ inline std::string jpeg_huffman_problem(const unsigned char* data, std::size_t s
   return {};
 }
 
+/// The PNG checks stb_image 2.27 lacks, before it decodes (stbi_load). Walks the chunks up to IEND:
+/// - a chunk declaring more bytes than follow is a problem (returned): stb would first grow its IDAT
+///   buffer to the declared length — up to 2 GiB for a file of a few bytes — before finding the data
+///   missing;
+/// - zero-length IDAT chunks are legal but the first one makes stb call memcpy(NULL, p, 0) (undefined
+///   behaviour; found by fuzz/fuzz_image): they are left out of `repaired` (filled only when there are
+///   any), which decodes to the same image.
+/// Returns what is wrong, or an empty string (also for anything that is not a PNG).
+inline std::string png_chunk_problem(const unsigned char* data, std::size_t size,
+                                     std::vector<unsigned char>& repaired) {
+  repaired.clear();
+  if (size < 8 || std::memcmp(data, "\x89PNG\r\n\x1a\n", 8) != 0) return {};
+  std::vector<std::size_t> empty_idat;  // byte offsets of zero-length IDAT chunks
+  std::size_t at = 8;
+  while (size - at >= 8) {
+    const std::size_t length = std::size_t(data[at]) << 24 | std::size_t(data[at + 1]) << 16 |
+                               std::size_t(data[at + 2]) << 8 | std::size_t(data[at + 3]);
+    const unsigned char* type = data + at + 4;
+    bool letters = true;
+    for (int k = 0; k < 4; ++k)
+      letters = letters && ((type[k] >= 'A' && type[k] <= 'Z') || (type[k] >= 'a' && type[k] <= 'z'));
+    const std::string name =
+        letters ? std::string(reinterpret_cast<const char*>(type), 4) : "(type " + first_bytes(type, 4) + ")";
+    if (length > size - at - 8)
+      return detail::concat("its ", name, " chunk at byte ", at, " declares ", length, " bytes, only ", size - at - 8,
+                            " follow");
+    if (std::memcmp(type, "IEND", 4) == 0) break;
+    if (length == 0 && std::memcmp(type, "IDAT", 4) == 0) empty_idat.push_back(at);
+    at += 12 + length;  // length, type, data, CRC
+  }
+  if (!empty_idat.empty()) {
+    repaired.reserve(size);
+    std::size_t from = 0;
+    for (const std::size_t chunk : empty_idat) {
+      repaired.insert(repaired.end(), data + from, data + chunk);
+      from = std::min(chunk + 12, size);
+    }
+    repaired.insert(repaired.end(), data + from, data + size);
+  }
+  return {};
+}
+
 /// Reads a whole file into memory. throws: Error naming `fn` and the file when it cannot be opened
 /// or read, or holds more than `max_bytes` bytes.
 inline std::vector<unsigned char> read_file(const char* fn, const std::string& path, std::size_t max_bytes) {
@@ -233,12 +275,20 @@ Image<S> decode(const char* fn, const unsigned char* data, std::size_t size, con
   const ImageInfo declared = info(fn, data, size, name);
   check_decodable(fn, declared, name, options);
   const Index channels = options.channels != 0 ? options.channels : (declared.channels <= 2 ? 1 : 3);
+  std::vector<unsigned char> repaired;
+  const std::string problem = png_chunk_problem(data, size, repaired);
+  if (!repaired.empty()) {
+    data = repaired.data();
+    size = repaired.size();
+  }
   int w = 0, h = 0, stored = 0;
   StbPixels buffer;
-  buffer.pixels = stbi_load_from_memory(data, static_cast<int>(size), &w, &h, &stored, static_cast<int>(channels));
+  if (problem.empty())
+    buffer.pixels = stbi_load_from_memory(data, static_cast<int>(size), &w, &h, &stored, static_cast<int>(channels));
   detail::check(buffer.pixels != nullptr, fn, "cannot decode '", name, "' (", declared.width, "x", declared.height,
-                " pixels declared): stb_image says '", stb_reason("unknown error"),
-                "', expected a complete image (truncated or corrupt file?)");
+                " pixels declared): ",
+                problem.empty() ? "stb_image says '" + std::string(stb_reason("unknown error")) + "'" : problem,
+                ", expected a complete image (truncated or corrupt file?)");
   detail::check(w == declared.width && h == declared.height, fn, "'", name, "' decodes to ", w, "x", h,
                 " pixels, its header declares ", declared.width, "x", declared.height);
   // stb gives rows top to bottom, pixels left to right, channels interleaved.
@@ -271,8 +321,10 @@ inline ImageInfo image_info(const std::string& path) {
 }
 
 /// Decodes an 8-bit image held in memory (PNG, JPEG; also BMP and GIF's first frame; other formats are
-/// refused, see detail_image::readable_formats) as intensities 0–255. `name` (e.g. the file name) names it in messages. Gray, gray+alpha, RGB, RGBA and
-/// palette images are converted to options.channels; alpha is dropped (not composited).
+/// refused, see detail_image::readable_formats) as intensities 0–255. `name` (e.g. the file name) names
+/// it in messages. Gray, gray+alpha, RGB, RGBA and palette images are converted to options.channels;
+/// alpha is dropped (not composited). PNG chunks and JPEG Huffman tables are checked before stb_image
+/// sees them (see detail_image::png_chunk_problem, jpeg_huffman_problem).
 /// requires: data points to `size` bytes; 8 bits per channel; width, height ≤ options.max_side and
 ///           width × height ≤ options.max_pixels; options.channels ∈ {0, 1, 3}.
 /// ensures: result is (channels, height, width) with integer values in [0, 255]. The declared size is
