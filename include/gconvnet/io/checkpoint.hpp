@@ -236,7 +236,8 @@ struct LearnerCheckpoint {
     try {
       const auto j = nlohmann::json::parse(r.metadata("optimizer.steps"));
       for (const auto& v : j) {
-        if (!v.is_number_unsigned() || v.get<std::uint64_t>() > static_cast<std::uint64_t>(detail_checkpoint::max_count))
+        constexpr auto max = static_cast<std::uint64_t>(detail_checkpoint::max_count);
+        if (!v.is_number_unsigned() || v.get<std::uint64_t>() > max)
           throw std::runtime_error("expected integers 0.." + std::to_string(detail_checkpoint::max_count) + ", found " +
                                    v.dump());
         steps.push_back(static_cast<Index>(v.get<std::uint64_t>()));
@@ -286,7 +287,9 @@ struct LearnerCheckpoint {
 
 private:
   using Engine = typename LearnerBase<Model>::Engine;
-  static std::string function_name(const LearnerBase<Model>& l) { return std::string(l.learner_name_) + "::load_checkpoint"; }
+  static std::string function_name(const LearnerBase<Model>& l) {
+    return std::string(l.learner_name_) + "::load_checkpoint";
+  }
   static std::string method_name(OptimizerOptions::Method m) { return m == OptimizerOptions::Method::adam ? "adam" : "sgd"; }
 };
 

@@ -188,7 +188,8 @@ public:
   /// throws: Error naming the function, the name and what is wrong with the bytes.
   static SafetensorsReader from_memory(const unsigned char* data, std::size_t size, const std::string& name,
                                        const std::string& function = "SafetensorsReader::from_memory") {
-    if (data == nullptr && size != 0) detail::fail(function.c_str(), "argument 'data' is null for ", size, " bytes of '", name, "'");
+    if (data == nullptr && size != 0)
+      detail::fail(function.c_str(), "argument 'data' is null for ", size, " bytes of '", name, "'");
     std::vector<unsigned char> bytes;
     if (size != 0) bytes.assign(data, data + size);
     return SafetensorsReader(name, std::move(bytes), function);
