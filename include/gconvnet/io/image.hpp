@@ -155,7 +155,7 @@ inline std::string png_chunk_problem(const unsigned char* data, std::size_t size
   if (size < 8 || std::memcmp(data, "\x89PNG\r\n\x1a\n", 8) != 0) return {};
   std::vector<std::size_t> empty_idat;  // byte offsets of zero-length IDAT chunks
   std::size_t at = 8;
-  while (size - at >= 8) {
+  while (at <= size && size - at >= 8) {  // at passes size when the last chunk's CRC is cut off
     const std::size_t length = std::size_t(data[at]) << 24 | std::size_t(data[at + 1]) << 16 |
                                std::size_t(data[at + 2]) << 8 | std::size_t(data[at + 3]);
     const unsigned char* type = data + at + 4;
