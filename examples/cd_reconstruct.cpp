@@ -131,8 +131,7 @@ int main(int argc, char** argv) try {
   const std::vector<std::string> files = image_files(inputs);
   const std::vector<Image<float>> images = load_squares(files, size);
   Batch<float> observed = stack_images(images);
-  const std::vector<double> means = io::channel_means(observed);
-  io::subtract_channel_means(observed, means);
+  const std::vector<double> means = remove_channel_means(observed);
   std::cout << "observed: " << files.size() << " images from " << inputs[0] << (inputs.size() > 1 ? " ..." : "")
             << ", as " << size << "x" << size << "\n";
 

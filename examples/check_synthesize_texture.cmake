@@ -1,8 +1,9 @@
 # Smoke test of synthesize_texture (smoke.cmake says how ctest runs it).
 # 1. A tiny run on the bundled texture (2 stages of 3 iterations, a 32x32 canvas): every output decodes,
 #    log.csv has finite figures in range.
-# 2. The same run in two pieces (--stop-after inside stage 2, then --resume): every output equal to
-#    those of the run in one piece, byte for byte.
+# 2. The same run in two pieces (--stop-after inside stage 2, then --resume over a log.csv with a row
+#    past the checkpoint and a row cut short, as a killed run leaves it): every output equal to those
+#    of the run in one piece, byte for byte, and the log's rows too.
 # 3. The first run's contact sheet (a wide PNG: centre crop and resize) as the observed image.
 # 4. A resumed run continues the first run's checkpoint for more iterations.
 include(${CMAKE_CURRENT_LIST_DIR}/smoke.cmake)
@@ -36,10 +37,22 @@ smoke_run(text --out ${out2} --iterations 3 --stop-after 4 ${TINY})
 if(EXISTS ${out2}/contact_sheet.png OR NOT text MATCHES "stopped \\(--stop-after\\) after iteration 4 of 6")
   message(FATAL_ERROR "--stop-after 4 did not stop after iteration 4:\n${text}")
 endif()
+# As a killed run would leave it: a row past the checkpoint's iteration, and a last row cut short.
+file(APPEND ${out2}/log.csv "4,1,1,1,0,0.00025,0.001,0.5 0.5,0.5 0.5,1 1\n5,1,1,1,0,0.000")
 smoke_run(text --out ${out2} --iterations 3 --resume ${out2}/checkpoint.safetensors ${TINY})
 expect_same_files(${out1} ${out2} weights.safetensors checkpoint.safetensors synthesized_00.png synthesized_01.png
                   contact_sheet.png snapshots large)
 expect_csv(${out2}/log.csv ROWS 6)
+expect_column(${out2}/log.csv iteration 0 5)
+file(STRINGS ${out1}/log.csv rows1)
+file(STRINGS ${out2}/log.csv rows2)
+list(GET rows1 5 row1)
+list(GET rows2 5 row2)
+string(REGEX REPLACE "^([^,]*,[^,]*,[^,]*,[^,]*).*" "\\1" row1 "${row1}")  # iteration, stage, scores
+string(REGEX REPLACE "^([^,]*,[^,]*,[^,]*,[^,]*).*" "\\1" row2 "${row2}")
+if(NOT row1 STREQUAL row2)
+  message(FATAL_ERROR "log.csv after --resume: '${row2}', in one piece: '${row1}'")
+endif()
 
 # 3. A wide PNG as the observed image: load_image decodes it, the centre square is resized.
 set(out3 ${WORK_DIR}/run3)

@@ -292,8 +292,7 @@ int main(int argc, char** argv) try {
   // 2. The observed images: aligned, size × size, intensities 0–255 minus the per-channel means. ------
   const std::vector<Image<float>> training = load_squares(image_files(inputs), size);
   Batch<float> observed = stack_images(training);
-  const std::vector<double> means = io::channel_means(observed);
-  io::subtract_channel_means(observed, means);
+  const std::vector<double> means = remove_channel_means(observed);
   std::cout << "observed: " << training.size() << " images from " << inputs[0] << (inputs.size() > 1 ? " ..." : "")
             << ", as " << size << "x" << size << "\n";
 

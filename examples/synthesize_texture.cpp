@@ -181,9 +181,8 @@ int main(int argc, char** argv) try {
   if (std::min(loaded.dimension(1), loaded.dimension(2)) != config.size)
     std::cout << ", resized to " << config.size << "x" << config.size;
   std::cout << "\n";
-  const std::vector<double> means = io::channel_means(observed);
   Batch<float> observed_batch = as_batch(observed);
-  io::subtract_channel_means(observed_batch, means);
+  const std::vector<double> means = remove_channel_means(observed_batch);
 
   // 3. The model: a ConvNet whose score f(I; w) is the sum of its top responses (eq. 3.5). -------------
   Model model(shape_of(observed), parse_layers<float>(config.layers));

@@ -76,6 +76,14 @@ inline std::vector<Image<float>> images_of(const Batch<float>& batch) {
   return images;
 }
 
+/// The release code's preprocessing: subtracts from `images` the mean of each channel over all of
+/// them; returns those means (with_channel_means adds them back).
+inline std::vector<double> remove_channel_means(Batch<float>& images) {
+  const std::vector<double> means = io::channel_means(images);
+  io::subtract_channel_means(images, means);
+  return means;
+}
+
 /// Mean-subtracted images (chains, reconstructions) back in 0–255 intensities: plus the channel
 /// means (save_png clips).
 inline Batch<float> with_channel_means(const Batch<float>& images, const std::vector<double>& means) {
