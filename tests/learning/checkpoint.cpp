@@ -120,7 +120,7 @@ void check_resume(OptimizerOptions::Method method, const std::string& tag) {
       CHECK(resumed.stage() == uninterrupted.stage());
       CHECK(same_parameters(model, model_a));                           // bit identical
       CHECK(same_batch(resumed.synthesized(), uninterrupted.synthesized()));
-      CHECK(resumed.optimizer().first_moment.blocks[2] == uninterrupted.optimizer().first_moment.blocks[2]);
+      CHECK(resumed.optimizer().state().first_moment[2] == uninterrupted.optimizer().state().first_moment[2]);
       CHECK(resumed.engine() == uninterrupted.engine());
     }
   }

@@ -383,14 +383,20 @@ TEST_CASE("io.checkpoint.*: learner checkpoints", "[reliability][errors][io]") {
   CHECK_THAT(expect_error("io.checkpoint.format", load(files.weights)),
              StartsWith("MleLearner::load_checkpoint: '") && Contains("has format 'gconvnet.weights.v1'"));
   CHECK_THAT(expect_error("io.checkpoint.integer", load(meta("iteration", "1.5"))), Contains("'iteration' = '1.5'"));
-  CHECK_THAT(expect_error("io.checkpoint.iteration", load(meta("iteration", "-1"))), Contains("has iteration -1"));
-  CHECK_THAT(expect_error("io.checkpoint.stage", load(meta("stage", "5"))), Contains("has stage 5, expected 0..1"));
+  CHECK_THAT(expect_error("io.checkpoint.count", load(meta("iteration", "-1"))), Contains("has iteration -1"));
+  CHECK_THAT(expect_error("io.checkpoint.count", load(meta("stage", "-2"))), Contains("has stage -2"));
+  CHECK_THAT(expect_error("io.checkpoint.state", load(meta("stage", "5"))),
+             Contains("does not fit this learner: field 'stage' is 5, expected 0..1"));
   CHECK_THAT(expect_error("io.checkpoint.stage_depth", load(meta("depth", "4"))),
              Contains("has depth 4 for stage 0, expected 2"));
   CHECK_THAT(expect_error("io.checkpoint.optimizer_steps", load(meta("optimizer.steps", "[-1, 0, 0, 0]"))),
              Contains("'optimizer.steps' ("));
-  CHECK_THAT(expect_error("io.checkpoint.optimizer_step_count", load(meta("optimizer.steps", "[1, 2]"))),
-             Contains("has 2 optimizer step counts, expected 4"));
+  CHECK_THAT(expect_error("io.checkpoint.state", load(meta("optimizer.steps", "[1, 2]"))),
+             Contains("field 'optimizer.steps' has 2 entries, expected 4"));
+  CHECK_THAT(expect_error("io.checkpoint.state", load(meta("learning_rate", "0"))),
+             Contains("field 'learning_rate' is 0, expected a finite value > 0"));
+  CHECK_THAT(expect_error("io.checkpoint.number", load(meta("learning_rate", "1e-3 "))),
+             Contains("has metadata 'learning_rate' = '1e-3 ', expected a finite number"));
   expect_error("io.checkpoint.engine", load(meta("engine", "not an engine")));
   CHECK(learner.iteration() == 0);  // every refusal left the learner as it was
 
