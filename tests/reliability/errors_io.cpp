@@ -171,6 +171,28 @@ TEST_CASE("io.atomic.*: write_file_atomically", "[reliability][errors][io]") {
   CHECK(std::distance(fs::directory_iterator(dir.path), fs::directory_iterator()) == 1);  // no temporary file left
 }
 
+TEST_CASE("io.atomic.*: the public writers name themselves, not write_file_atomically", "[reliability][errors][io]") {
+  TempDir dir;
+  const std::string missing = dir / "no/such/dir/out";
+  Model model = small_model();
+  MleLearner<Model> learner(model, observed_images(), small_options(), 1);
+  CHECK_THAT(expect_error("io.atomic.temporary", [&] { io::save_weights(model, missing); }),
+             StartsWith("save_weights: cannot create a temporary file next to '"));
+  CHECK_THAT(expect_error("io.atomic.temporary", [&] { io::save_checkpoint(learner, missing); }),
+             StartsWith("MleLearner::save_checkpoint: cannot create a temporary file next to '"));
+  CHECK_THAT(expect_error("io.atomic.temporary", [&] { learner.save_checkpoint(missing); }),
+             StartsWith("MleLearner::save_checkpoint: "));
+  Image<float> image(1, 2, 2);
+  image.setZero();
+  CHECK_THAT(expect_error("io.atomic.path_empty", [&] { io::save_png(image, ""); }),
+             StartsWith("save_png: argument 'path' is empty"));
+  CHECK_THAT(expect_error("io.atomic.temporary", [&] { io::SafetensorsWriter().write(missing); }),
+             StartsWith("SafetensorsWriter::write: "));
+  CdLearner<Model> cd(model, observed_images(), small_options(), 1);
+  CHECK_THAT(expect_error("io.atomic.rename", [&] { io::save_checkpoint(cd, dir.path.string()); }),
+             StartsWith("CdLearner::save_checkpoint: cannot rename the temporary file to '"));
+}
+
 TEST_CASE("io.image.*: reading files", "[reliability][errors][io]") {
   CHECK_THAT(expect_error("io.image.open", [] { io::load_image<float>(data_file("no_such.png")); }),
              StartsWith("load_image: cannot open '"));
@@ -288,12 +310,19 @@ TEST_CASE("io.safetensors.*: reading files and tensors", "[reliability][errors][
   expect_error("io.safetensors.checksum", [&] { read_crafted(flipped); });
 }
 
-// KNOWN BUG (io/safetensors.hpp, reported): reading a directory lets libstdc++'s std::ios_base::failure
-// ("basic_filebuf::underflow error reading the file: Is a directory") escape instead of this Error.
-// [!shouldfail] keeps ctest green meanwhile and turns red once it is fixed: then remove the tag.
-TEST_CASE("io.safetensors.read: a directory", "[reliability][errors][io][!shouldfail]") {
+// Reading a directory: std::ifstream opens it, and libstdc++ then throws std::ios_base::failure
+// ("basic_filebuf::underflow error reading the file: Is a directory") — the reader turns it into an Error,
+// and so do the loaders that use it.
+TEST_CASE("io.safetensors.read: a directory", "[reliability][errors][io]") {
   TempDir dir;
-  expect_error("io.safetensors.read", [&] { io::SafetensorsReader::read(dir.path.string(), "test"); });
+  CHECK_THAT(expect_error("io.safetensors.read", [&] { io::SafetensorsReader::read(dir.path.string(), "test"); }),
+             Contains("': it is a directory"));
+  Model model = small_model();
+  CHECK_THAT(expect_error("io.safetensors.read", [&] { io::load_weights(model, dir.path.string()); }),
+             StartsWith("load_weights: cannot read '"));
+  MleLearner<Model> learner(model, observed_images(), small_options(), 1);
+  CHECK_THAT(expect_error("io.safetensors.read", [&] { io::load_checkpoint(learner, dir.path.string()); }),
+             StartsWith("MleLearner::load_checkpoint: cannot read '"));
 }
 
 TEST_CASE("io.safetensors.*: damaged headers", "[reliability][errors][io]") {

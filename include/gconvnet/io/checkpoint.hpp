@@ -135,13 +135,13 @@ inline std::vector<Index> batch_dims(const Shape& s, Index n) { return {s.channe
 }  // namespace detail_checkpoint
 
 /// Writes every parameter block of `model` (all layers, active or not) and its depth to `path`.
-/// ensures: `path` holds the old file or the whole new one. throws: Error naming the path.
+/// ensures: `path` holds the old file or the whole new one. throws: Error naming save_weights and the path.
 template <class Model>
 void save_weights(Model& model, const std::string& path) {
   SafetensorsWriter w;
   detail_checkpoint::add_weights(w, model);
   w.set_metadata("format", weights_format);
-  w.write(path);
+  w.write(path, "save_weights");
 }
 
 /// load_weights from a validated safetensors file (SafetensorsReader::read or ::from_memory); its
@@ -296,7 +296,8 @@ template <class Model>
 struct LearnerCheckpoint {
   using S = typename Model::Scalar;
 
-  /// throws: Error naming the path when it cannot be written; the old file stays intact then.
+  /// throws: Error naming "<Learner>::save_checkpoint" and the path when it cannot be written; the
+  /// old file stays intact then.
   static void save(const LearnerBase<Model>& l, const std::string& path) {
     // the learner holds its model by pointer; writing only reads it (parameters() is not const)
     Model& model = const_cast<Model&>(l.model());
@@ -309,7 +310,7 @@ struct LearnerCheckpoint {
     w.set_metadata("architecture", architecture(model));
     w.set_metadata("depth", std::to_string(l.stage_depths()[static_cast<std::size_t>(state.stage)]));
     w.set_metadata("optimizer.method", detail_checkpoint::method_name(l.options().optimizer.method));
-    w.write(path);
+    w.write(path, std::string(l.name()) + "::save_checkpoint");
   }
 
   /// throws: Error naming the file when it is unreadable, truncated, corrupted (also: NaN or Inf values,
