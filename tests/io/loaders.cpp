@@ -230,7 +230,7 @@ TEST_CASE("load_checkpoint refuses non-finite chains and moments, negative secon
   }
 }
 
-TEST_CASE("load_checkpoint refuses iteration and optimizer step counts out of range", "[io][checkpoint]") {
+TEST_CASE("load_checkpoint refuses iteration, optimizer step counts and learning rates out of range", "[io][checkpoint]") {
   const Bytes good = checkpoint_bytes(OptimizerOptions::Method::adam);
   struct Case {
     std::string key, value, message;
@@ -243,7 +243,10 @@ TEST_CASE("load_checkpoint refuses iteration and optimizer step counts out of ra
       {"optimizer.steps", "[2,2,18446744073709551615,2]", "found 18446744073709551615"},
       {"optimizer.steps", "[2,2,2.5,2]", "found 2.5"},
       {"optimizer.steps", "[2,2", "unreadable metadata 'optimizer.steps'"},
-      {"optimizer.steps", "[2,2,2]", "has 3 optimizer step counts, expected 4"},
+      {"optimizer.steps", "[2,2,2]", "does not fit this learner: field 'optimizer.steps' has 3 entries, expected 4"},
+      {"learning_rate", "0.01x", "has metadata 'learning_rate' = '0.01x', expected a finite number"},
+      {"learning_rate", "inf", "has metadata 'learning_rate' = 'inf', expected a finite number"},
+      {"learning_rate", "-0.5", "does not fit this learner: field 'learning_rate' is -0.5, expected a finite value > 0"},
   };
   for (const Case& c : cases) {
     INFO(c.key << " = " << c.value);

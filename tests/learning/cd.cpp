@@ -1,5 +1,6 @@
-// Contrastive divergence (Sec. 7): Proposition 3 on the prototype model, and Experiment 3's claim that
-// CD learns to reconstruct (the observed images become near local modes of the energy).
+// Contrastive divergence (Sec. 7): Proposition 3 on the prototype model (at σ = 1 and σ ≠ 1), and
+// Experiment 3's claim that CD learns to reconstruct (the observed images become near local modes of
+// the energy).
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -16,81 +17,90 @@
 using namespace gconvnet;
 using namespace learning_test;
 
-TEST_CASE("Proposition 3: the expected one-step CD gradient is -(eps^2/4) d/dw |I_obs - B|^2", "[cd]") {
-  // E[I_syn] = I_obs − (ε²/2)(I_obs − B) when δ(I_syn) = δ(I_obs) (eq. 7.8, σ = 1), and for the
-  // prototype model ∂f/∂w_k = δ_k I, ∂f/∂b_k = δ_k, so
-  //   E[∂f/∂w_k(I_obs) − ∂f/∂w_k(I_syn)] = δ_k (ε²/2)(I_obs − B),
-  //   ∂/∂w_k ‖I_obs − B_{w,δ}‖² = −2 δ_k (I_obs − B)   (B = Σ_j δ_j w_j),
-  // hence E[CD gradient] = −(ε²/4) ∂/∂w ‖I_obs − B‖² = −(ε²/2) ∂/∂w (‖I_obs − B‖²/2): ascending the
-  // CD gradient descends the reconstruction error. The bias part is exactly 0 (δ unchanged).
-  const Shape shape{1, 5, 5};
-  const Index K = 3;
-  std::mt19937_64 engine(33);
-  auto model = make_prototype<double>(shape, K);
-  initialize_normal(model, engine, 0.2, 0.0);  // ‖w_k‖ ≈ 1
-  Image<double> obs(1, 5, 5);
-  fill_standard_normal(engine, obs);
-  as_vector(obs) *= 3.0;
-  // Biases that put I_obs at a margin of ±10 from every hyperplane: filters 0 and 2 on, 1 off. One
-  // Langevin step moves ⟨w_k, I⟩ by (ε²/2)⟨w_k, B − I⟩ (≤ 2.5 here) plus noise of s.d. ε‖w_k‖ ≈ 0.5,
-  // so the pattern cannot change (a flip needs a 15-s.d. draw); the test checks it anyway.
-  auto& conv = model.layer<0>();
-  const double margin[K] = {10, -10, 10};
-  for (Index k = 0; k < K; ++k) {
-    double dot = 0;
-    for (Index i = 0; i < 25; ++i) dot += conv.weights()(k, 0, i % 5, i / 5) * obs(0, i % 5, i / 5);
-    conv.bias()(k) = margin[k] - dot;
+TEST_CASE("Proposition 3: the expected one-step CD gradient is -(eps^2 / (4 sigma^4)) d/dw |I_obs - sigma^2 B|^2 "
+          "(sigma = 1, 0.7)",
+          "[cd][sigma]") {
+  // With q = N(0, σ²), one Langevin step from I_obs on a piece where δ(I_syn) = δ(I_obs) (f = ⟨I, B⟩ + c
+  // there, B = B_{w,δ}) moves I by (ε²/2)(B − I/σ²) + εZ, so (eq. 7.8 at general σ)
+  //   E[I_syn] = I_obs − (ε²/(2σ²))(I_obs − σ²B),
+  // the piece's Gaussian mean being σ²B. For the prototype model ∂f/∂w_k = δ_k I, ∂f/∂b_k = δ_k, so
+  //   E[∂f/∂w_k(I_obs) − ∂f/∂w_k(I_syn)] = δ_k (ε²/(2σ²))(I_obs − σ²B),
+  //   ∂/∂w_k ‖I_obs − σ²B_{w,δ}‖² = −2σ² δ_k (I_obs − σ²B)   (B = Σ_j δ_j w_j),
+  // hence E[CD gradient] = −(ε²/(4σ⁴)) ∂/∂w ‖I_obs − σ²B‖²: ascending the CD gradient descends the
+  // reconstruction error of the piece's mean σ²B. At σ = 1 the constant is −ε²/4. The bias part is
+  // exactly 0 (δ unchanged). A learner whose Langevin step ignored σ would give a gradient along
+  // I_obs − B instead, neither parallel to this R nor of this size at σ = 0.7.
+  for (const double sigma : {1.0, 0.7}) {
+    INFO("sigma " << sigma);
+    const Shape shape{1, 5, 5};
+    const Index K = 3;
+    std::mt19937_64 engine(33);
+    auto model = make_prototype<double>(shape, K);
+    initialize_normal(model, engine, 0.2, 0.0);  // ‖w_k‖ ≈ 1
+    Image<double> obs(1, 5, 5);
+    fill_standard_normal(engine, obs);
+    as_vector(obs) *= 3.0;
+    // Biases that put I_obs at a margin of ±10 from every hyperplane: filters 0 and 2 on, 1 off. One
+    // Langevin step moves ⟨w_k, I⟩ by (ε²/2)⟨w_k, B − I/σ²⟩ (≤ 4 here, ‖I‖ ≈ 15, σ ≥ 0.7) plus noise of
+    // s.d. ε‖w_k‖ ≈ 0.5, so the pattern cannot change (a flip needs a 12-s.d. draw); the test checks it.
+    auto& conv = model.layer<0>();
+    const double margin[K] = {10, -10, 10};
+    for (Index k = 0; k < K; ++k) {
+      double dot = 0;
+      for (Index i = 0; i < 25; ++i) dot += conv.weights()(k, 0, i % 5, i / 5) * obs(0, i % 5, i / 5);
+      conv.bias()(k) = margin[k] - dot;
+    }
+
+    // N noise draws = N chains started at I_obs (a CD learner with N copies of the observed image).
+    const Index N = 2000;
+    const double eps = 0.5;
+    Batch<double> copies = make_batch<double>(shape, N);
+    for (Index n = 0; n < N; ++n) std::copy(obs.data(), obs.data() + 25, copies.data() + 25 * n);
+    LearningOptions options;
+    options.langevin = {eps, 1, sigma};
+    options.optimizer.normalize_by_map_size = false;
+    options.optimizer.gradient_cap = 0;
+    auto before = model;  // the learner updates the model after computing the gradient
+    CdLearner learner(model, copies, options, 99);
+    learner.step();
+    const Gradients<double>& cd = learner.gradient();  // mean over the N draws of ∂f(I_obs) − ∂f(I_syn)
+
+    // The pattern did not change for any draw.
+    const ActivationPattern<double> p_obs = before.bottom_up(copies);
+    const ActivationPattern<double> p_syn = before.bottom_up(learner.synthesized());
+    REQUIRE(p_obs.count_differences(p_syn) == 0);
+
+    // ∂/∂w ‖I_obs − σ²B_{w,δ}‖² by central differences over the weights, δ = δ(I_obs) held fixed.
+    const ActivationPattern<double> delta = before.bottom_up(as_batch(obs));
+    auto reconstruction_error = [&](auto& m) {
+      const Reconstruction<double> r = m.top_down(delta);
+      return (sigma * sigma * as_vector(r.B) - as_vector(as_batch(obs))).squaredNorm();
+    };
+    auto weights = before.parameters()[0].vector();
+    Vector<double> R(weights.size());
+    const double h = 1e-5;
+    for (Index i = 0; i < weights.size(); ++i) {
+      const double w0 = weights(i);
+      weights(i) = w0 + h;
+      const double up = reconstruction_error(before);
+      weights(i) = w0 - h;
+      const double down = reconstruction_error(before);
+      weights(i) = w0;
+      R(i) = (up - down) / (2 * h);  // exact up to rounding: the error is quadratic in w
+    }
+    const Vector<double>& G = cd.blocks[0];
+    const double cosine = G.dot(R) / (G.norm() * R.norm());
+    const double constant = G.dot(R) / R.squaredNorm();  // least-squares fit of G ≈ c·R
+    const double expected = -eps * eps / (4 * std::pow(sigma, 4));
+    // c − expected = ⟨−ε·mean Z, R⟩/‖R‖² over the active filters (R is 0 on the others): s.d. ε/(√N ‖R‖).
+    const double se = eps / (std::sqrt(static_cast<double>(N)) * R.norm());
+    WARN("Prop. 3 (sigma " << sigma << ", " << N << " draws, eps " << eps << "): cosine(CD gradient, d|I-s^2 B|^2/dw) "
+         << cosine << ", constant " << constant << " (expected -eps^2/(4 sigma^4) = " << expected << ", s.e. " << se << ")");
+    CHECK(-cosine > 0.99);  // anti-parallel: the sign of the constant is negative
+    CHECK(std::abs(constant - expected) < 4 * se);  // k = 4
+    // ∂f/∂b = δ is the same for obs and syn: the bias part is 0 up to the rounding of (1/N)·Σδ (FMA).
+    CHECK(cd.blocks[1].cwiseAbs().maxCoeff() < 1e-14);
   }
-
-  // N noise draws = N chains started at I_obs (a CD learner with N copies of the observed image).
-  const Index N = 2000;
-  const double eps = 0.5;
-  Batch<double> copies = make_batch<double>(shape, N);
-  for (Index n = 0; n < N; ++n) std::copy(obs.data(), obs.data() + 25, copies.data() + 25 * n);
-  LearningOptions options;
-  options.langevin = {eps, 1, 1.0};
-  options.optimizer.normalize_by_map_size = false;
-  options.optimizer.gradient_cap = 0;
-  auto before = model;  // the learner updates the model after computing the gradient
-  CdLearner learner(model, copies, options, 99);
-  learner.step();
-  const Gradients<double>& cd = learner.gradient();  // mean over the N draws of ∂f(I_obs) − ∂f(I_syn)
-
-  // The pattern did not change for any draw.
-  const ActivationPattern<double> p_obs = before.bottom_up(copies);
-  const ActivationPattern<double> p_syn = before.bottom_up(learner.synthesized());
-  REQUIRE(p_obs.count_differences(p_syn) == 0);
-
-  // ∂/∂w ‖I_obs − B_{w,δ}‖² by central differences over the weights, δ = δ(I_obs) held fixed.
-  const ActivationPattern<double> delta = before.bottom_up(as_batch(obs));
-  auto reconstruction_error = [&](auto& m) {
-    const Reconstruction<double> r = m.top_down(delta);
-    return (as_vector(r.B) - as_vector(as_batch(obs))).squaredNorm();
-  };
-  auto weights = before.parameters()[0].vector();
-  Vector<double> R(weights.size());
-  const double h = 1e-5;
-  for (Index i = 0; i < weights.size(); ++i) {
-    const double w0 = weights(i);
-    weights(i) = w0 + h;
-    const double up = reconstruction_error(before);
-    weights(i) = w0 - h;
-    const double down = reconstruction_error(before);
-    weights(i) = w0;
-    R(i) = (up - down) / (2 * h);  // exact up to rounding: the error is quadratic in w
-  }
-  const Vector<double>& G = cd.blocks[0];
-  const double cosine = G.dot(R) / (G.norm() * R.norm());
-  const double constant = G.dot(R) / R.squaredNorm();  // least-squares fit of G ≈ c·R
-  const double expected = -eps * eps / 4;
-  // c − expected = ⟨ε·mean Z, R⟩/‖R‖² over the active filters: s.d. ε/(√N ‖R‖).
-  const double se = eps / (std::sqrt(static_cast<double>(N)) * R.norm());
-  WARN("Prop. 3 (" << N << " draws, eps " << eps << "): cosine(CD gradient, d|I-B|^2/dw) " << cosine << ", constant " << constant
-       << " (expected -eps^2/4 = " << expected << ", s.e. " << se << ")");
-  CHECK(-cosine > 0.99);  // anti-parallel: the sign of the constant is negative
-  CHECK(std::abs(constant - expected) < 4 * se);  // k = 4
-  // ∂f/∂b = δ is the same for obs and syn: the bias part is 0 up to the rounding of (1/N)·Σδ (FMA).
-  CHECK(cd.blocks[1].cwiseAbs().maxCoeff() < 1e-14);
 }
 
 TEST_CASE("Experiment 3: after CD-1 learning, GRADE from each observed image stays near it", "[cd][slow]") {

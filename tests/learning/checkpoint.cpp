@@ -1,9 +1,12 @@
 // Checkpoints (io/checkpoint.hpp): bit-identical resumption, weights alone, the safetensors layout,
-// refusal of truncated / corrupted / mismatched files, atomic replacement.
+// refusal of truncated / corrupted / mismatched files, atomic replacement; the learner state as a value
+// (state / restore, set_learning_rate) and the files written before it (tests/data/learning/legacy_v1_*).
 #include <catch2/catch.hpp>
 
 #include <sys/resource.h>
 
+#include <algorithm>
+#include <cmath>
 #include <csignal>
 #include <cstdint>
 #include <cstring>
@@ -13,6 +16,7 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -120,7 +124,7 @@ void check_resume(OptimizerOptions::Method method, const std::string& tag) {
       CHECK(resumed.stage() == uninterrupted.stage());
       CHECK(same_parameters(model, model_a));                           // bit identical
       CHECK(same_batch(resumed.synthesized(), uninterrupted.synthesized()));
-      CHECK(resumed.optimizer().first_moment.blocks[2] == uninterrupted.optimizer().first_moment.blocks[2]);
+      CHECK(resumed.optimizer().state().first_moment[2] == uninterrupted.optimizer().state().first_moment[2]);
       CHECK(resumed.engine() == uninterrupted.engine());
     }
   }
@@ -324,4 +328,250 @@ TEST_CASE("a save that fails half way leaves the previous checkpoint intact", "[
   learner.save_checkpoint(path);
   CHECK(read_all(path) != previous);
   CHECK(dir.count() == 1);
+}
+
+// --- LearnerState: state() / restore() ------------------------------------------------------------
+
+namespace {
+
+/// True when two states are equal bit for bit, field by field (for_each_field: the one list of fields).
+template <class S>
+bool same_state(const LearnerState<S>& a, const LearnerState<S>& b) {
+  bool same = true;
+  auto blocks_equal = [](const std::vector<Vector<S>>& x, const std::vector<Vector<S>>& y) {
+    if (x.size() != y.size()) return false;
+    for (std::size_t i = 0; i < x.size(); ++i)
+      if (!bit_equal_vectors(x[i], y[i])) return false;
+    return true;
+  };
+  for_each_field(
+      [&](const LearnerStateField&, const auto& x, const auto& y) {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, std::vector<Vector<S>>>) same = same && blocks_equal(x, y);
+        else if constexpr (std::is_same_v<T, Batch<S>>) same = same && same_batch(x, y);
+        else same = same && x == y;
+      },
+      a, b);
+  return same;
+}
+
+}  // namespace
+
+TEST_CASE("state() is a value: restore() takes a learner back bit for bit, also another learner", "[checkpoint][state]") {
+  const Batch<double> observed = observed_images<double>();
+  const LearningOptions options = options_for(OptimizerOptions::Method::adam);
+  auto model = make_net<double>(11);
+  MleLearner learner(model, observed, options, 4);
+  run(learner, 0, 7);  // grows to stage 1 at iteration 6
+  const LearnerState<double> at7 = learner.state();
+  CHECK(at7.iteration == 7);
+  CHECK(at7.stage == 1);
+  CHECK(at7.learning_rate == options.optimizer.learning_rate);
+  CHECK(at7.optimizer.second_moment.size() == 4);
+  learner.restore(at7);
+  CHECK(same_state(learner.state(), at7));  // restore(state()) changes nothing
+  run(learner, 7, 10);
+  const LearnerState<double> at10 = learner.state();
+  REQUIRE_FALSE(same_state(at10, at7));
+
+  // Back to iteration 7 and on again: the same three iterations.
+  learner.restore(at7);
+  CHECK(learner.iteration() == 7);
+  CHECK(learner.stage() == 1);
+  CHECK(model.depth() == 4);
+  CHECK(learner.gradient().squared_norm() == 0);
+  run(learner, 7, 10);
+  CHECK(same_state(learner.state(), at10));
+
+  // Another learner (other seed, other weights, stage 0) restored to iteration 7 goes on alike.
+  auto other_model = make_net<double>(12);
+  MleLearner other(other_model, observed, options, 99);
+  REQUIRE(other_model.depth() == 2);
+  other.restore(at7);
+  CHECK(other_model.depth() == 4);
+  run(other, 7, 10);
+  CHECK(same_state(other.state(), at10));
+  CHECK(same_parameters(other_model, model));
+}
+
+TEST_CASE("state(out) reuses the buffers of out", "[checkpoint][state]") {
+  const Batch<float> observed = observed_images<float>();
+  auto model = make_net<float>(2);
+  MleLearner learner(model, observed, options_for(OptimizerOptions::Method::adam), 4);
+  LearnerState<float> out;
+  learner.state(out);
+  const float* weights = out.weights[2].data();
+  const float* chains = out.chains.data();
+  const float* second = out.optimizer.second_moment[3].data();
+  const Index* steps = out.optimizer.steps.data();
+  for (int t = 0; t < 2; ++t) learner.step();
+  learner.state(out);
+  CHECK(out.weights[2].data() == weights);
+  CHECK(out.chains.data() == chains);
+  CHECK(out.optimizer.second_moment[3].data() == second);
+  CHECK(out.optimizer.steps.data() == steps);
+  CHECK(same_state(out, learner.state()));
+}
+
+TEST_CASE("set_learning_rate: the base eta of the next steps, kept in state() and checkpoints", "[checkpoint][state]") {
+  TempDir dir("learning_rate");
+  const Batch<double> observed = observed_images<double>();
+  LearningOptions options = options_for(OptimizerOptions::Method::sgd);
+  options.optimizer.learning_rate = 0.01;
+  auto model = make_net<double>(21);
+  MleLearner learner(model, observed, options, 4);
+  const double eta = 0.1 + 0.2;  // not a short decimal: the file must keep it exactly
+  learner.set_learning_rate(eta);
+  CHECK(learner.learning_rate() == eta);
+  CHECK(learner.options().optimizer.learning_rate == 0.01);
+  learner.set_stage(1);
+  CHECK(learner.learning_rate() == eta * 0.5);  // the per-stage factor still applies
+  CHECK(learner.step().learning_rate == eta * 0.5);
+  CHECK(learner.state().learning_rate == eta);
+  learner.save_checkpoint(dir.file("set.safetensors"));
+  CHECK(io::SafetensorsReader::read(dir.file("set.safetensors")).metadata("learning_rate") == "0.30000000000000004");
+
+  // A fresh learner with the options' eta loads the one that was set.
+  auto model_b = make_net<double>(22);
+  MleLearner resumed(model_b, observed, options, 5);
+  resumed.load_checkpoint(dir.file("set.safetensors"));
+  CHECK(resumed.learning_rate() == eta * 0.5);
+  CHECK(resumed.state().learning_rate == eta);
+  // ... and goes on as the learner that wrote it.
+  learner.step();
+  resumed.step();
+  CHECK(same_parameters(model, model_b));
+
+  // A learner that never called set_learning_rate writes no learning_rate; loading it takes the eta of
+  // the loading learner's options (as files written before set_learning_rate existed).
+  auto model_c = make_net<double>(23);
+  MleLearner plain(model_c, observed, options, 6);
+  plain.step();
+  plain.save_checkpoint(dir.file("plain.safetensors"));
+  CHECK(io::SafetensorsReader::read(dir.file("plain.safetensors")).metadata().count("learning_rate") == 0);
+  LearningOptions slower = options;
+  slower.optimizer.learning_rate = 0.001;
+  MleLearner slow(model_c, observed, slower, 6);
+  slow.load_checkpoint(dir.file("plain.safetensors"));
+  CHECK(slow.learning_rate() == 0.001);
+  CHECK(slow.iteration() == 1);
+  // set_learning_rate then load: the file decides.
+  slow.set_learning_rate(0.5);
+  slow.load_checkpoint(dir.file("plain.safetensors"));
+  CHECK(slow.learning_rate() == 0.001);
+}
+
+// --- checkpoints written before LearnerState (format v1, main at f3935f6) ---------------------------
+
+namespace {
+
+// As tests/data/learning/make_legacy_checkpoints.cpp, which wrote the files with the old code.
+template <class S>
+Batch<S> legacy_observed(Index n) {
+  Batch<S> b = make_batch<S>(Shape{1, 6, 6}, n);
+  for (Index m = 0; m < n; ++m)
+    for (Index y = 0; y < 6; ++y)
+      for (Index x = 0; x < 6; ++x) b(0, y, x, m) = static_cast<S>((3 * y + 5 * x + 7 * m) % 11 - 5);
+  return b;
+}
+template <class S>
+DynamicModel<S> legacy_model(std::uint64_t seed) {
+  DynamicModel<S> model(Shape{1, 6, 6}, parse_layers<S>("conv:3:3:1:1,relu"));
+  std::mt19937_64 engine(seed);
+  initialize_normal(model, engine, 0.2);
+  return model;
+}
+LearningOptions legacy_mle_options() {
+  LearningOptions o;
+  o.chains = 2;
+  o.langevin = {0.2, 3, 0.7};
+  o.chain_init = LearningOptions::ChainInit::noise;
+  o.optimizer.learning_rate = 0.01;
+  o.optimizer.momentum = 0.9;
+  return o;
+}
+LearningOptions legacy_cd_options() {
+  LearningOptions o;
+  o.langevin = {0.3, 1, 1.0};
+  o.optimizer.method = OptimizerOptions::Method::adam;
+  o.optimizer.learning_rate = 0.003;
+  return o;
+}
+
+std::string legacy_file(const std::string& name) {
+  return std::string(GCONVNET_TEST_DATA_DIR) + "/learning/" + name + ".safetensors";
+}
+
+/// max |a − b| / (1 + |b|) over the tensors of two states.
+template <class S>
+double largest_difference(const LearnerState<S>& a, const LearnerState<S>& b) {
+  double d = 0;
+  auto vec = [&](const S* x, const S* y, Index n) {
+    for (Index i = 0; i < n; ++i)
+      d = std::max(d, std::abs(static_cast<double>(x[i]) - static_cast<double>(y[i])) / (1 + std::abs(static_cast<double>(y[i]))));
+  };
+  for (std::size_t i = 0; i < a.weights.size(); ++i) vec(a.weights[i].data(), b.weights[i].data(), a.weights[i].size());
+  for (std::size_t i = 0; i < a.optimizer.first_moment.size(); ++i)
+    vec(a.optimizer.first_moment[i].data(), b.optimizer.first_moment[i].data(), a.optimizer.first_moment[i].size());
+  for (std::size_t i = 0; i < a.optimizer.second_moment.size(); ++i)
+    vec(a.optimizer.second_moment[i].data(), b.optimizer.second_moment[i].data(), a.optimizer.second_moment[i].size());
+  vec(a.chains.data(), b.chains.data(), a.chains.size());
+  return d;
+}
+
+/// Loads NAME.safetensors (written by the old code), checks that the learner holds exactly what the file
+/// holds, runs 4 iterations, and compares with NAME_continued.safetensors (the old code's 4 iterations).
+template <class Learner>
+void check_legacy(const std::string& name, const LearningOptions& options, double tolerance) {
+  using S = typename Learner::Scalar;
+  const Batch<S> observed = legacy_observed<S>(2);
+  auto model = legacy_model<S>(40);  // other weights than the run that wrote the file
+  Learner learner(model, observed, options, 41);
+  io::load_checkpoint(learner, legacy_file(name));
+  const LearnerState<S> loaded = learner.state();
+  CHECK(loaded.iteration == 3);
+  CHECK(loaded.learning_rate == options.optimizer.learning_rate);  // v1 files have none: the options'
+  // Every tensor and count as stored.
+  const auto r = io::SafetensorsReader::read(legacy_file(name));
+  const auto params = model.parameters();
+  for (std::size_t b = 0; b < params.size(); ++b) {
+    Vector<S> stored(params[b].size());
+    r.copy_to(params[b].name, io::row_major_shape(params[b].dims), stored.data());
+    CHECK(bit_equal_vectors(stored, loaded.weights[b]));
+    r.copy_to("optimizer.first_moment." + params[b].name, io::row_major_shape(params[b].dims), stored.data());
+    CHECK(bit_equal_vectors(stored, loaded.optimizer.first_moment[b]));
+  }
+  std::ostringstream engine;
+  engine << loaded.engine;
+  CHECK(engine.str() == r.metadata("engine"));
+  CHECK(nlohmann::json(loaded.optimizer.steps).dump() == r.metadata("optimizer.steps"));
+
+  for (int t = 0; t < 4; ++t) learner.step();
+  auto expected_model = legacy_model<S>(42);
+  Learner expected(expected_model, observed, options, 43);
+  io::load_checkpoint(expected, legacy_file(name + "_continued"));
+  const LearnerState<S> mine = learner.state(), theirs = expected.state();
+  CHECK(mine.iteration == 7);
+  CHECK(theirs.iteration == 7);
+  CHECK(mine.engine == theirs.engine);  // the same random draws, in the same order
+  CHECK(mine.optimizer.steps == theirs.optimizer.steps);
+  // The same arithmetic: bit-identical with the generator's flags (Release, -march=native, one thread);
+  // other flags (-O0 contracts no FMA, another vector width) round differently, by ~1e-7 (float) or
+  // ~1e-16 (double) relative per operation. The tolerance is far below what 4 iterations move the
+  // weights, so a changed update (η off by 1 %, momentum lost, another chain) is caught.
+  const double difference = largest_difference(mine, theirs);
+  double travel = 0;
+  for (std::size_t b = 0; b < mine.weights.size(); ++b)
+    travel = std::max(travel, static_cast<double>((theirs.weights[b] - loaded.weights[b]).cwiseAbs().maxCoeff()));
+  WARN(name << ": largest relative difference to the old code after 4 iterations " << difference
+            << (same_state(mine, theirs) ? " (bit-identical)" : "") << "; the weights moved by up to " << travel);
+  REQUIRE(tolerance < 0.01 * travel);
+  CHECK(difference <= tolerance);
+}
+
+}  // namespace
+
+TEST_CASE("checkpoints written before LearnerState load and continue as the old code did", "[checkpoint][legacy]") {
+  check_legacy<MleLearner<DynamicModel<float>>>("legacy_v1_mle_float_sgd", legacy_mle_options(), 1e-5);
+  check_legacy<CdLearner<DynamicModel<double>>>("legacy_v1_cd_double_adam", legacy_cd_options(), 1e-12);
 }

@@ -54,13 +54,13 @@ TEST_CASE("SGD ascent: w += eta (g - decay w), bias eta x2 without decay, moment
   opt.update(p.refs(), g, 0.1, {1, 1});
   CHECK(p.w(0) == Approx(w0 + 0.1 * (0.5 * v0 + 0.5 - 0.01 * w0)).epsilon(1e-15));
   CHECK(p.b(0) == Approx(0.45 + 0.2 * (0.5 * 1.0 + 1.0)).epsilon(1e-15));
-  CHECK(opt.steps == std::vector<Index>{2, 2});
+  CHECK(opt.state().steps == std::vector<Index>{2, 2});
 
   // A frozen block and its state are left alone.
   const Vector<double> w = p.w;
   opt.update(p.refs(), g, 0.1, {0, 1});
   CHECK(p.w == w);
-  CHECK(opt.steps == std::vector<Index>{2, 3});
+  CHECK(opt.state().steps == std::vector<Index>{2, 3});
 }
 
 TEST_CASE("release-code preprocessing: divide by the map's HxW, then cap the largest entry", "[optimizer]") {

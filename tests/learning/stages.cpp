@@ -1,7 +1,8 @@
 // Layer growing (Sec. 8): stage boundaries, weights kept bit for bit when growing, frozen layers,
-// chains reset or kept, the learning rate per stage.
+// chains reset or kept (and started from N(0, σ²) noise at σ ≠ 1), the learning rate per stage.
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <random>
 #include <vector>
 
@@ -132,6 +133,39 @@ TEST_CASE("frozen lower layers do not move and chains can be kept across stages"
   const Vector<double> lower2 = layer_parameters(net, 0, 4);
   for (int t = 0; t < 3; ++t) learner.step();
   CHECK(bit_equal(layer_parameters(net, 0, 4), lower2));
+}
+
+TEST_CASE("chains started from noise are N(0, sigma^2) (sigma = 0.7), also when a new stage restarts them",
+          "[stages][sigma]") {
+  // 64 chains × 100 pixels: n = 6400 draws. The sample mean has s.e. σ/√n, the sample s.d. σ/√(2n)
+  // (normal data); k = 4. A learner that drew N(0, 1) (σ ignored) would be off by 0.3 = 54 s.e.
+  const double sigma = 0.7;
+  std::mt19937_64 engine(6);
+  auto net = make_net();
+  initialize_normal(net, engine, 0.1);
+  LearningOptions options = fast_options();
+  options.chains = 64;
+  options.langevin.reference_sigma = sigma;
+  options.chain_init = LearningOptions::ChainInit::noise;
+  MleLearner learner(net, observed_images(engine), options, 13);
+  auto check_noise = [&](const Batch<double>& chains) {
+    const auto v = as_vector(chains);
+    const double n = static_cast<double>(v.size());
+    REQUIRE(n == 6400);
+    const double mean = v.mean();
+    const double sd = std::sqrt((v.array() - mean).square().sum() / (n - 1));
+    INFO("mean " << mean << ", s.d. " << sd);
+    CHECK(std::abs(mean) < 4 * sigma / std::sqrt(n));
+    CHECK(std::abs(sd - sigma) < 4 * sigma / std::sqrt(2 * n));
+  };
+  check_noise(learner.synthesized());
+  learner.step();
+  learner.set_stage(1);  // reset_chains_on_grow: new noise
+  check_noise(learner.synthesized());
+  // Zero initialisation is the mean image whatever σ.
+  options.chain_init = LearningOptions::ChainInit::zero;
+  MleLearner zero(net, observed_images(engine), options, 13);
+  CHECK(as_vector(zero.synthesized()).cwiseAbs().maxCoeff() == 0);
 }
 
 TEST_CASE("learners refuse bad observed images and options, naming the argument", "[stages]") {

@@ -55,11 +55,12 @@ std::vector<float> flat(Model& model) {
 
 std::vector<float> flat(const Batch<float>& b) { return std::vector<float>(b.data(), b.data() + b.size()); }
 
-std::vector<float> flat(const Gradients<float>& g) {
+std::vector<float> flat(const std::vector<Vector<float>>& blocks) {
   std::vector<float> out;
-  for (const auto& b : g.blocks) out.insert(out.end(), b.data(), b.data() + b.size());
+  for (const auto& b : blocks) out.insert(out.end(), b.data(), b.data() + b.size());
   return out;
 }
+std::vector<float> flat(const Gradients<float>& g) { return flat(g.blocks); }
 
 /// Everything a learning iteration changes, for a bit-for-bit comparison (NaN compares unequal:
 /// the copies are made in a finite state).
@@ -69,16 +70,18 @@ struct State {
   std::vector<Index> steps;
   std::mt19937_64 engine;
   Index iteration, stage, depth;
+  double learning_rate;
 
   explicit State(Learner& l)
-      : weights(flat(l.model())), chains(flat(l.synthesized())), first(flat(l.optimizer().first_moment)),
-        second(flat(l.optimizer().second_moment)), gradient(flat(l.gradient())), steps(l.optimizer().steps),
-        engine(l.engine()), iteration(l.iteration()), stage(l.stage()), depth(l.model().depth()) {}
+      : weights(flat(l.model())), chains(flat(l.synthesized())), first(flat(l.optimizer().state().first_moment)),
+        second(flat(l.optimizer().state().second_moment)), gradient(flat(l.gradient())),
+        steps(l.optimizer().state().steps), engine(l.engine()), iteration(l.iteration()), stage(l.stage()),
+        depth(l.model().depth()), learning_rate(l.learning_rate()) {}
 
   bool operator==(const State& o) const {
     return weights == o.weights && chains == o.chains && first == o.first && second == o.second &&
            gradient == o.gradient && steps == o.steps && engine == o.engine && iteration == o.iteration &&
-           stage == o.stage && depth == o.depth;
+           stage == o.stage && depth == o.depth && learning_rate == o.learning_rate;
   }
 };
 

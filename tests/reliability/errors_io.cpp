@@ -171,6 +171,28 @@ TEST_CASE("io.atomic.*: write_file_atomically", "[reliability][errors][io]") {
   CHECK(std::distance(fs::directory_iterator(dir.path), fs::directory_iterator()) == 1);  // no temporary file left
 }
 
+TEST_CASE("io.atomic.*: the public writers name themselves, not write_file_atomically", "[reliability][errors][io]") {
+  TempDir dir;
+  const std::string missing = dir / "no/such/dir/out";
+  Model model = small_model();
+  MleLearner<Model> learner(model, observed_images(), small_options(), 1);
+  CHECK_THAT(expect_error("io.atomic.temporary", [&] { io::save_weights(model, missing); }),
+             StartsWith("save_weights: cannot create a temporary file next to '"));
+  CHECK_THAT(expect_error("io.atomic.temporary", [&] { io::save_checkpoint(learner, missing); }),
+             StartsWith("MleLearner::save_checkpoint: cannot create a temporary file next to '"));
+  CHECK_THAT(expect_error("io.atomic.temporary", [&] { learner.save_checkpoint(missing); }),
+             StartsWith("MleLearner::save_checkpoint: "));
+  Image<float> image(1, 2, 2);
+  image.setZero();
+  CHECK_THAT(expect_error("io.atomic.path_empty", [&] { io::save_png(image, ""); }),
+             StartsWith("save_png: argument 'path' is empty"));
+  CHECK_THAT(expect_error("io.atomic.temporary", [&] { io::SafetensorsWriter().write(missing); }),
+             StartsWith("SafetensorsWriter::write: "));
+  CdLearner<Model> cd(model, observed_images(), small_options(), 1);
+  CHECK_THAT(expect_error("io.atomic.rename", [&] { io::save_checkpoint(cd, dir.path.string()); }),
+             StartsWith("CdLearner::save_checkpoint: cannot rename the temporary file to '"));
+}
+
 TEST_CASE("io.image.*: reading files", "[reliability][errors][io]") {
   CHECK_THAT(expect_error("io.image.open", [] { io::load_image<float>(data_file("no_such.png")); }),
              StartsWith("load_image: cannot open '"));
@@ -288,12 +310,19 @@ TEST_CASE("io.safetensors.*: reading files and tensors", "[reliability][errors][
   expect_error("io.safetensors.checksum", [&] { read_crafted(flipped); });
 }
 
-// KNOWN BUG (io/safetensors.hpp, reported): reading a directory lets libstdc++'s std::ios_base::failure
-// ("basic_filebuf::underflow error reading the file: Is a directory") escape instead of this Error.
-// [!shouldfail] keeps ctest green meanwhile and turns red once it is fixed: then remove the tag.
-TEST_CASE("io.safetensors.read: a directory", "[reliability][errors][io][!shouldfail]") {
+// Reading a directory: std::ifstream opens it, and libstdc++ then throws std::ios_base::failure
+// ("basic_filebuf::underflow error reading the file: Is a directory") — the reader turns it into an Error,
+// and so do the loaders that use it.
+TEST_CASE("io.safetensors.read: a directory", "[reliability][errors][io]") {
   TempDir dir;
-  expect_error("io.safetensors.read", [&] { io::SafetensorsReader::read(dir.path.string(), "test"); });
+  CHECK_THAT(expect_error("io.safetensors.read", [&] { io::SafetensorsReader::read(dir.path.string(), "test"); }),
+             Contains("': it is a directory"));
+  Model model = small_model();
+  CHECK_THAT(expect_error("io.safetensors.read", [&] { io::load_weights(model, dir.path.string()); }),
+             StartsWith("load_weights: cannot read '"));
+  MleLearner<Model> learner(model, observed_images(), small_options(), 1);
+  CHECK_THAT(expect_error("io.safetensors.read", [&] { io::load_checkpoint(learner, dir.path.string()); }),
+             StartsWith("MleLearner::load_checkpoint: cannot read '"));
 }
 
 TEST_CASE("io.safetensors.*: damaged headers", "[reliability][errors][io]") {
@@ -383,14 +412,20 @@ TEST_CASE("io.checkpoint.*: learner checkpoints", "[reliability][errors][io]") {
   CHECK_THAT(expect_error("io.checkpoint.format", load(files.weights)),
              StartsWith("MleLearner::load_checkpoint: '") && Contains("has format 'gconvnet.weights.v1'"));
   CHECK_THAT(expect_error("io.checkpoint.integer", load(meta("iteration", "1.5"))), Contains("'iteration' = '1.5'"));
-  CHECK_THAT(expect_error("io.checkpoint.iteration", load(meta("iteration", "-1"))), Contains("has iteration -1"));
-  CHECK_THAT(expect_error("io.checkpoint.stage", load(meta("stage", "5"))), Contains("has stage 5, expected 0..1"));
+  CHECK_THAT(expect_error("io.checkpoint.count", load(meta("iteration", "-1"))), Contains("has iteration -1"));
+  CHECK_THAT(expect_error("io.checkpoint.count", load(meta("stage", "-2"))), Contains("has stage -2"));
+  CHECK_THAT(expect_error("io.checkpoint.state", load(meta("stage", "5"))),
+             Contains("does not fit this learner: field 'stage' is 5, expected 0..1"));
   CHECK_THAT(expect_error("io.checkpoint.stage_depth", load(meta("depth", "4"))),
              Contains("has depth 4 for stage 0, expected 2"));
   CHECK_THAT(expect_error("io.checkpoint.optimizer_steps", load(meta("optimizer.steps", "[-1, 0, 0, 0]"))),
              Contains("'optimizer.steps' ("));
-  CHECK_THAT(expect_error("io.checkpoint.optimizer_step_count", load(meta("optimizer.steps", "[1, 2]"))),
-             Contains("has 2 optimizer step counts, expected 4"));
+  CHECK_THAT(expect_error("io.checkpoint.state", load(meta("optimizer.steps", "[1, 2]"))),
+             Contains("field 'optimizer.steps' has 2 entries, expected 4"));
+  CHECK_THAT(expect_error("io.checkpoint.state", load(meta("learning_rate", "0"))),
+             Contains("field 'learning_rate' is 0, expected a finite value > 0"));
+  CHECK_THAT(expect_error("io.checkpoint.number", load(meta("learning_rate", "1e-3 "))),
+             Contains("has metadata 'learning_rate' = '1e-3 ', expected a finite number"));
   expect_error("io.checkpoint.engine", load(meta("engine", "not an engine")));
   CHECK(learner.iteration() == 0);  // every refusal left the learner as it was
 

@@ -3,6 +3,7 @@
 #include <gconvnet/gconvnet.hpp>
 
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <random>
 
@@ -139,6 +140,73 @@ TEST_CASE("learning.learner.set_stage", "[reliability][errors][learning]") {
   CHECK_THAT(expect_error("learning.learner.set_stage", [&] { cd.set_stage(-1); }),
              StartsWith("CdLearner::set_stage: argument 's' is -1"));
   CHECK(mle.stage() == 0);
+}
+
+TEST_CASE("learning.learner.set_learning_rate", "[reliability][errors][learning]") {
+  Model model = small_model();
+  MleLearner<Model> mle(model, observed_images(), {}, 1);
+  CHECK_THAT(expect_error("learning.learner.set_learning_rate", [&] { mle.set_learning_rate(0); }),
+             StartsWith("MleLearner::set_learning_rate: argument 'eta' is 0, expected a finite value > 0"));
+  CdLearner<Model> cd(model, observed_images(), {}, 1);
+  CHECK_THAT(expect_error("learning.learner.set_learning_rate",
+                          [&] { cd.set_learning_rate(std::numeric_limits<double>::infinity()); }),
+             StartsWith("CdLearner::set_learning_rate: argument 'eta' is inf"));
+  CHECK(mle.learning_rate() == LearningOptions{}.optimizer.learning_rate);  // unchanged
+}
+
+TEST_CASE("learning.learner.restore names the first field that does not fit", "[reliability][errors][learning]") {
+  Model model = small_model();
+  MleLearner<Model> mle(model, observed_images(), {}, 1);  // 16 chains, SGD
+  mle.step();
+  const LearnerState<float> good = mle.state();
+  const auto refused = [&](const std::function<void(LearnerState<float>&)>& edit) {
+    LearnerState<float> s = good;
+    edit(s);
+    return [&mle, s] { mle.restore(s); };
+  };
+  const auto fn = StartsWith("MleLearner::restore: argument 'state' does not fit this learner: field '");
+  CHECK_THAT(expect_error("learning.learner.restore", refused([](auto& s) { s.weights.pop_back(); })),
+             fn && Contains("field 'weights' has 3 blocks, expected 4"));
+  CHECK_THAT(expect_error("learning.learner.restore", refused([](auto& s) { s.weights[2].resize(5); })),
+             Contains("field 'weights' block 2 (layer2.weight) has 5 values, expected 54"));
+  CHECK_THAT(expect_error("learning.learner.restore", refused([](auto& s) { s.chains = make_batch<float>(Shape{1, 8, 8}, 3); })),
+             Contains("field 'chains' has shape 1x8x8x3, expected 1x8x8x16"));
+  CHECK_THAT(expect_error("learning.learner.restore", refused([](auto& s) { s.optimizer.second_moment = s.optimizer.first_moment; })),
+             Contains("field 'optimizer.second_moment' has 4 blocks, expected 0"));
+  CHECK_THAT(expect_error("learning.learner.restore", refused([](auto& s) { s.optimizer.first_moment[1].resize(1); })),
+             Contains("field 'optimizer.first_moment' block 1 has 1 values, expected 3"));
+  CHECK_THAT(expect_error("learning.learner.restore", refused([](auto& s) { s.optimizer.steps.push_back(1); })),
+             Contains("field 'optimizer.steps' has 5 entries, expected 4"));
+  CHECK_THAT(expect_error("learning.learner.restore", refused([](auto& s) { s.optimizer.steps[3] = -1; })),
+             Contains("field 'optimizer.steps' holds -1 at entry 3, expected >= 0"));
+  CHECK_THAT(expect_error("learning.learner.restore", refused([](auto& s) { s.iteration = -1; })),
+             Contains("field 'iteration' is -1, expected >= 0"));
+  CHECK_THAT(expect_error("learning.learner.restore", refused([](auto& s) { s.stage = 2; })),
+             Contains("field 'stage' is 2, expected 0..1"));
+  CHECK_THAT(expect_error("learning.learner.restore", refused([](auto& s) { s.learning_rate = std::nan(""); })),
+             Contains("field 'learning_rate' is nan, expected a finite value > 0"));
+  CdLearner<Model> cd(model, observed_images(), {}, 1);  // one chain per observed image
+  CHECK_THAT(expect_error("learning.learner.restore", [&] { cd.restore(good); }),
+             StartsWith("CdLearner::restore: ") && Contains("field 'chains' has shape 1x8x8x16, expected 1x8x8x2"));
+  CHECK(mle.iteration() == 1);  // every refusal left the learner as it was
+}
+
+TEST_CASE("learning.optimizer.restore", "[reliability][errors][learning]") {
+  Model model = small_model();
+  Optimizer<float> sgd;
+  sgd.reset(model.parameters());
+  Optimizer<float> adam(OptimizerOptions{OptimizerOptions::Method::adam});
+  adam.reset(model.parameters());
+  CHECK_THAT(expect_error("learning.optimizer.restore", [&] { sgd.restore(adam.state()); }),
+             StartsWith("Optimizer::restore: argument 'state' does not fit this optimizer: ") &&
+                 Contains("field 'second_moment' has 4 blocks, expected 0"));
+  OptimizerState<float> s = sgd.state();
+  s.steps.pop_back();
+  CHECK_THAT(expect_error("learning.optimizer.restore", [&] { sgd.restore(s); }),
+             Contains("field 'steps' has 3 entries, expected 4"));
+  Optimizer<float> fresh;
+  CHECK_THAT(expect_error("learning.optimizer.restore", [&] { fresh.restore(sgd.state()); }),
+             Contains("field 'first_moment' has 4 blocks, expected 0"));
 }
 
 TEST_CASE("learning.optimizer.map_sizes, mismatch, learning_rate, block_size", "[reliability][errors][learning]") {

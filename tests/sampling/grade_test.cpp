@@ -210,3 +210,86 @@ TEST_CASE("GRADE stops at its step budget and reports it", "[sampling][grade]") 
   CHECK(as_vector(y) == as_vector(x));
   CHECK(none.energy.isApprox(model.energy(x, 1.0), 1e-14));
 }
+
+// The size of the GRADE step itself. Every test above ends at a fixed point Î = σ²B, which a step of
+// any size (ε²/2)·c, 0 < c < 4σ²/ε², also reaches — a step off by a constant factor would pass them.
+// These pin the factor: one step I' = I − (ε²/2)(I/σ² − B_{w,δ(I)}) with ε = √2σ is exactly σ²B_{w,δ(I)},
+// and on a piece where δ stays fixed, I_t − σ²B = ρ^t (I_0 − σ²B) with ρ = 1 − ε²/(2σ²).
+TEST_CASE("one GRADE step at eps = sqrt(2) sigma lands on sigma^2 B_{w,delta(I)}", "[sampling][grade]") {
+  for (const double sigma : {0.7, 1.3}) {
+    INFO("sigma " << sigma);
+    DynamicModel<double> model(Shape{2, 8, 8}, parse_layers<double>("conv:4:3:1:1,relu,maxpool:2,conv:3:3:1:1,relu"));
+    std::mt19937_64 engine(17);
+    initialize_normal(model, engine, 0.3, 0.05);
+    const Batch<double> start = gconvnet::test::noise_chains<double>(model.input_shape(), 5, engine, 2 * sigma);
+    Vector<double> scores;
+    Batch<double> B;  // ∂f/∂I = B_{w,δ(I)} at the start (Theorem 1)
+    model.score_and_gradient(start, scores, B);
+    Batch<double> x = start;
+    grade_descent(model, x, GradeOptions{std::sqrt(2.0) * sigma, 1, sigma, 0.0, 0.0});
+    // ε²/(2σ²) = 1 up to the rounding of √2: the step is (1 − ε²/(2σ²))·I + (ε²/2)·B = σ²B ± 1e-16·|I|.
+    const double scale = 1 + as_vector(start).cwiseAbs().maxCoeff();
+    CHECK((as_vector(x) - sigma * sigma * as_vector(B)).cwiseAbs().maxCoeff() <= 1e-12 * scale);
+    CHECK((as_vector(x) - as_vector(start)).norm() > 1);  // it moved
+  }
+}
+
+TEST_CASE("GRADE on a fixed piece: one step to sigma^2 B, then contraction by 1 - eps^2/(2 sigma^2)",
+          "[sampling][grade]") {
+  // The prototype model (K = 3 filters over the whole 1×5×5 image, then ReLU) with biases that keep the
+  // pattern δ = (1, 0, 1) from I_0 to σ²B, B = w_0 + w_2: the piece is an intersection of half-spaces,
+  // hence convex, so it holds the whole segment once it holds both ends.
+  const double sigma = 0.7;
+  EnergyModel model(Shape{1, 5, 5}, Conv<double>::fully_connected(3), ReLU<double>{});
+  std::mt19937_64 engine(23);
+  initialize_normal(model, engine, 0.3, 0.0);
+  auto& conv = model.layer<0>();
+  const Batch<double> start = gconvnet::test::noise_chains<double>(model.input_shape(), 1, engine, 3.0);
+  Matrix<double> w(25, 3);  // filter k as column k (the weights' ColMajor layout per filter differs)
+  for (Index k = 0; k < 3; ++k)
+    for (Index i = 0; i < 25; ++i) w(i, k) = conv.weights()(k, 0, i % 5, i / 5);
+  Vector<double> x0(25);
+  for (Index i = 0; i < 25; ++i) x0(i) = start(0, i % 5, i / 5, 0);
+  const Vector<double> mode = sigma * sigma * (w.col(0) + w.col(2));  // σ²B for δ = (1, 0, 1)
+  const bool on[3] = {true, false, true};
+  for (Index k = 0; k < 3; ++k) {
+    const double lo = std::min(w.col(k).dot(x0), w.col(k).dot(mode)), hi = std::max(w.col(k).dot(x0), w.col(k).dot(mode));
+    conv.bias()(k) = on[k] ? 1.0 - lo : -1.0 - hi;  // a margin of 1 at both ends
+  }
+  const ActivationPattern<double> delta0 = model.bottom_up(start);
+  Vector<double> scores;
+  Batch<double> B;
+  model.score_and_gradient(start, scores, B);
+  Vector<double> b(25);
+  for (Index i = 0; i < 25; ++i) b(i) = B(0, i % 5, i / 5, 0);
+  REQUIRE((b - (w.col(0) + w.col(2))).cwiseAbs().maxCoeff() <= 1e-15);  // the pattern is (1, 0, 1)
+  auto flat = [](const Batch<double>& x) {
+    Vector<double> v(25);
+    for (Index i = 0; i < 25; ++i) v(i) = x(0, i % 5, i / 5, 0);
+    return v;
+  };
+
+  // ε = √2σ: one step onto the mode, which is auto-encoding (δ unchanged there).
+  Batch<double> x = start;
+  const GradeReport one = grade_descent(model, x, GradeOptions{std::sqrt(2.0) * sigma, 1, sigma, 0.0, 1e-12});
+  CHECK((flat(x) - mode).cwiseAbs().maxCoeff() <= 1e-12 * (1 + x0.cwiseAbs().maxCoeff()));
+  CHECK(model.bottom_up(x) == delta0);
+  CHECK(one.reconstruction_error(0) <= 1e-12 * (1 + x0.norm()));
+  CHECK(one.all_auto_encoding());
+
+  // ε = 0.5: I_t − σ²B = ρ^t (I_0 − σ²B), step after step (tolerance 0: no chain stops early).
+  const double eps = 0.5, rho = 1 - eps * eps / (2 * sigma * sigma);
+  x = start;
+  for (int t = 1; t <= 6; ++t) {
+    grade_descent(model, x, GradeOptions{eps, 1, sigma, 0.0, 0.0});
+    REQUIRE(model.bottom_up(x) == delta0);
+    const Vector<double> expected = mode + std::pow(rho, t) * (x0 - mode);
+    INFO("step " << t << ", rho " << rho);
+    CHECK((flat(x) - expected).cwiseAbs().maxCoeff() <= 1e-12 * (1 + x0.cwiseAbs().maxCoeff()));
+  }
+  // The same six steps in one call.
+  Batch<double> y = start;
+  const GradeReport six = grade_descent(model, y, GradeOptions{eps, 6, sigma, 0.0, 0.0});
+  CHECK(six.steps == 6);
+  CHECK((flat(y) - (mode + std::pow(rho, 6) * (x0 - mode))).cwiseAbs().maxCoeff() <= 1e-12 * (1 + x0.cwiseAbs().maxCoeff()));
+}

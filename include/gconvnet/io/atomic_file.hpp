@@ -21,12 +21,14 @@
 namespace gconvnet::io {
 
 /// Writes `size` bytes at `data` to `path` atomically (temporary file "PATH.tmp-XXXXXX" + fsync + rename).
+/// `caller` starts every message: the public function that writes (save_png, save_weights, …).
 /// requires: the directory of `path` exists and is writable.
 /// ensures: on return `path` holds exactly these bytes; on failure `path` is unchanged and no
 ///          temporary file is left.
-/// throws: Error naming the function, the path and the system's reason.
-inline void write_file_atomically(const std::string& path, const void* data, std::size_t size) {
-  const char* fn = "write_file_atomically";
+/// throws: Error naming `caller`, the path and the system's reason.
+inline void write_file_atomically(const std::string& path, const void* data, std::size_t size,
+                                  const char* caller = "write_file_atomically") {
+  const char* fn = caller;
   detail::check(!path.empty(), fn, "argument 'path' is empty, expected a file name");
   detail::check(data != nullptr || size == 0, fn, "argument 'data' is null for ", size, " bytes");
   std::string tmp = path + ".tmp-XXXXXX";
@@ -71,8 +73,9 @@ inline void write_file_atomically(const std::string& path, const void* data, std
 }
 
 /// The same for a byte vector.
-inline void write_file_atomically(const std::string& path, const std::vector<unsigned char>& bytes) {
-  write_file_atomically(path, bytes.data(), bytes.size());
+inline void write_file_atomically(const std::string& path, const std::vector<unsigned char>& bytes,
+                                  const char* caller = "write_file_atomically") {
+  write_file_atomically(path, bytes.data(), bytes.size(), caller);
 }
 
 }  // namespace gconvnet::io

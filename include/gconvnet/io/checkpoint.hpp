@@ -4,22 +4,29 @@
 // "layer0.bias", …), F32 for float models and F64 for double, shape = the ColMajor extents reversed
 // (a Conv weight (filters, channels, kh, kw) is stored as [kw, kh, channels, filters]); metadata:
 // format, architecture (input shape and every layer's description), depth.
-// Checkpoint file: the same tensors plus "chains" and the optimizer state
-// ("optimizer.first_moment.<name>", "optimizer.second_moment.<name>" for Adam); metadata adds the
-// learner kind, iteration, stage, the optimizer's per-block step counts and the mt19937_64 engine
-// state as text (operator<<). A checkpoint is also a valid weights file for load_weights.
+// Checkpoint file: a LearnerState (learning/learner_state.hpp), every field listed by for_each_field
+// stored by its type — per-block tensors named prefix + block name ("layer0.weight",
+// "optimizer.first_moment.layer0.weight", "optimizer.second_moment.<name>" for Adam), the batch
+// "chains", and metadata: the step counts "optimizer.steps" (JSON list), "engine" (the mt19937_64
+// state as text, operator<<), "iteration", "stage", and "learning_rate" (shortest exact decimal) when
+// set_learning_rate made it differ from the options'; plus the metadata of a weights file, the
+// learner kind and the optimizer method. A checkpoint is also a valid weights file for load_weights.
+// Files written before learning_rate existed load as before (the learner's options give η).
 // Files are written atomically (temporary file in the same directory, fsync, rename); a file that
 // is truncated, corrupted or written for another model is refused with an Error naming it, before
 // anything is changed.
 #pragma once
 
+#include <charconv>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
+#include <random>
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -29,6 +36,7 @@
 #include "gconvnet/core/tensor.hpp"
 #include "gconvnet/io/safetensors.hpp"
 #include "gconvnet/learning/learner_base.hpp"
+#include "gconvnet/learning/learner_state.hpp"
 #include "gconvnet/learning/options.hpp"
 
 namespace gconvnet::io {
@@ -52,6 +60,13 @@ void add_weights(SafetensorsWriter& w, Model& model) {
   for (const auto& p : model.parameters()) w.add(p.name, row_major_shape(p.dims), p.data);
   w.set_metadata("architecture", architecture(model));
   w.set_metadata("depth", std::to_string(model.depth()));
+}
+
+/// The shortest decimal that reads back as exactly `v` (locale-independent).
+inline std::string exact_decimal(double v) {
+  char buffer[64];
+  const auto end = std::to_chars(buffer, buffer + sizeof buffer, v).ptr;
+  return std::string(buffer, end);
 }
 
 inline Index parse_index(const SafetensorsReader& r, const std::string& key) {
@@ -120,13 +135,13 @@ inline std::vector<Index> batch_dims(const Shape& s, Index n) { return {s.channe
 }  // namespace detail_checkpoint
 
 /// Writes every parameter block of `model` (all layers, active or not) and its depth to `path`.
-/// ensures: `path` holds the old file or the whole new one. throws: Error naming the path.
+/// ensures: `path` holds the old file or the whole new one. throws: Error naming save_weights and the path.
 template <class Model>
 void save_weights(Model& model, const std::string& path) {
   SafetensorsWriter w;
   detail_checkpoint::add_weights(w, model);
   w.set_metadata("format", weights_format);
-  w.write(path);
+  w.write(path, "save_weights");
 }
 
 /// load_weights from a validated safetensors file (SafetensorsReader::read or ::from_memory); its
@@ -162,44 +177,146 @@ void load_weights_from_memory(Model& model, const unsigned char* data, std::size
   load_weights(model, SafetensorsReader::from_memory(data, size, name, "load_weights"));
 }
 
-/// Saves and restores everything a learner needs to continue bit-identically: weights, chains,
-/// optimizer state, iteration, stage, random engine. Used by the learners' save_checkpoint /
-/// load_checkpoint members and by the free functions below.
+namespace detail_checkpoint {
+
+/// Name of block b of a per-block field in files.
+template <class S>
+std::string block_name(const LearnerStateField& f, const ParameterRef<S>& p) {
+  return f.block_prefix + p.name;
+}
+
+/// Writes every field of a LearnerState by its type (the visitor of for_each_field, given the state
+/// and the learner's defaults()).
+template <class S>
+struct StateWriter {
+  SafetensorsWriter& w;
+  const std::vector<ParameterRef<S>>& params;
+
+  // per-block tensors; an empty field (Adam's second moment under SGD) writes nothing
+  void operator()(const LearnerStateField& f, const std::vector<Vector<S>>& blocks, const std::vector<Vector<S>>&) {
+    for (std::size_t b = 0; b < blocks.size(); ++b)
+      w.add(block_name(f, params[b]), row_major_shape(params[b].dims), blocks[b].data());
+  }
+  void operator()(const LearnerStateField& f, const Batch<S>& x, const Batch<S>&) {
+    w.add(f.name, row_major_shape(batch_dims(shape_of(x), batch_size(x))), x.data());
+  }
+  void operator()(const LearnerStateField& f, const std::vector<Index>& counts, const std::vector<Index>&) {
+    w.set_metadata(f.name, nlohmann::json(counts).dump());
+  }
+  void operator()(const LearnerStateField& f, const std::mt19937_64& engine, const std::mt19937_64&) {
+    std::ostringstream text;
+    text << engine;
+    w.set_metadata(f.name, text.str());
+  }
+  void operator()(const LearnerStateField& f, Index value, Index default_value) {
+    if (!(f.optional && value == default_value)) w.set_metadata(f.name, std::to_string(value));
+  }
+  void operator()(const LearnerStateField& f, double value, double default_value) {
+    if (!(f.optional && value == default_value)) w.set_metadata(f.name, exact_decimal(value));
+  }
+};
+
+/// Reads every field of a LearnerState by its type into the first state, checking each value; the
+/// second is the learner's current state (the shapes it expects: a field it has empty is not read),
+/// the third its defaults() (what an optional field missing from the file reads as).
+template <class S>
+struct StateReader {
+  const SafetensorsReader& r;
+  const std::vector<ParameterRef<S>>& params;
+
+  bool missing(const LearnerStateField& f) const { return f.optional && r.metadata().count(f.name) == 0; }
+
+  void operator()(const LearnerStateField& f, std::vector<Vector<S>>& out, const std::vector<Vector<S>>& mine,
+                  const std::vector<Vector<S>>&) {
+    out.clear();
+    if (mine.empty()) return;
+    for (const auto& p : params) {
+      out.emplace_back(p.size());
+      read_tensor(r, block_name(f, p), row_major_shape(p.dims), out.back().data(), p.size(), f.nonnegative);
+    }
+  }
+  void operator()(const LearnerStateField& f, Batch<S>& out, const Batch<S>& mine, const Batch<S>&) {
+    const Index n = batch_size(mine);
+    if (r.contains(f.name) && r.entry(f.name).shape.size() == 4 && r.entry(f.name).shape[0] != n)
+      r.fail("holds ", r.entry(f.name).shape[0], " ", f.name, ", this learner has ", n);
+    out = make_batch<S>(shape_of(mine), n);
+    read_tensor(r, f.name, row_major_shape(batch_dims(shape_of(mine), n)), out.data(), out.size(), f.nonnegative);
+  }
+  void operator()(const LearnerStateField& f, std::vector<Index>& out, const std::vector<Index>&,
+                  const std::vector<Index>&) {
+    out.clear();
+    try {
+      const auto j = nlohmann::json::parse(r.metadata(f.name));
+      if (!j.is_array()) throw std::runtime_error("expected a list, found " + j.dump());
+      for (const auto& v : j) {
+        constexpr auto max = static_cast<std::uint64_t>(max_count);
+        if (!v.is_number_unsigned() || v.get<std::uint64_t>() > max)
+          throw std::runtime_error("expected integers 0.." + std::to_string(max_count) + ", found " + v.dump());
+        out.push_back(static_cast<Index>(v.get<std::uint64_t>()));
+      }
+    } catch (const std::exception& e) {
+      r.fail("has unreadable metadata '", f.name, "' (", e.what(), ")");
+    }
+  }
+  void operator()(const LearnerStateField& f, std::mt19937_64& out, const std::mt19937_64&, const std::mt19937_64&) {
+    std::istringstream in(r.metadata(f.name));
+    in >> out;
+    if (in.fail()) r.fail("has unreadable metadata '", f.name, "' (the random engine's state)");
+  }
+  void operator()(const LearnerStateField& f, Index& out, Index, Index default_value) {
+    if (missing(f)) {
+      out = default_value;
+      return;
+    }
+    out = parse_index(r, f.name);
+    if (out < 0 || out > max_count) r.fail("has ", f.name, " ", out, ", expected 0..", max_count);
+  }
+  void operator()(const LearnerStateField& f, double& out, double, double default_value) {
+    if (missing(f)) {
+      out = default_value;
+      return;
+    }
+    const std::string& v = r.metadata(f.name);
+    const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
+    if (ec != std::errc() || end != v.data() + v.size() || !std::isfinite(out))
+      r.fail("has metadata '", f.name, "' = '", v, "', expected a finite number");
+  }
+};
+
+inline std::string method_name(OptimizerOptions::Method m) {
+  return m == OptimizerOptions::Method::adam ? "adam" : "sgd";
+}
+
+}  // namespace detail_checkpoint
+
+/// Saves and restores a learner's state() — everything it needs to continue bit-identically — with
+/// the model's architecture. Used by the learners' save_checkpoint / load_checkpoint members and by
+/// the free functions below.
 template <class Model>
 struct LearnerCheckpoint {
   using S = typename Model::Scalar;
 
-  /// throws: Error naming the path when it cannot be written; the old file stays intact then.
+  /// throws: Error naming "<Learner>::save_checkpoint" and the path when it cannot be written; the
+  /// old file stays intact then.
   static void save(const LearnerBase<Model>& l, const std::string& path) {
-    Model& model = *l.model_;
-    SafetensorsWriter w;
-    detail_checkpoint::add_weights(w, model);
-    w.add("chains", row_major_shape(detail_checkpoint::batch_dims(shape_of(l.chains_), batch_size(l.chains_))),
-          l.chains_.data());
+    // the learner holds its model by pointer; writing only reads it (parameters() is not const)
+    Model& model = const_cast<Model&>(l.model());
+    const LearnerState<S> state = l.state(), defaults = l.defaults();
     const auto params = model.parameters();
-    const Optimizer<S>& opt = l.optimizer_;
-    for (std::size_t b = 0; b < params.size(); ++b) {
-      w.add("optimizer.first_moment." + params[b].name, row_major_shape(params[b].dims), opt.first_moment.blocks[b].data());
-      if (!opt.second_moment.blocks.empty())
-        w.add("optimizer.second_moment." + params[b].name, row_major_shape(params[b].dims),
-              opt.second_moment.blocks[b].data());
-    }
-    std::ostringstream engine;
-    engine << l.engine_;
+    SafetensorsWriter w;
+    for_each_field(detail_checkpoint::StateWriter<S>{w, params}, state, defaults);
     w.set_metadata("format", checkpoint_format);
-    w.set_metadata("learner", l.learner_name_);
-    w.set_metadata("iteration", std::to_string(l.iteration_));
-    w.set_metadata("stage", std::to_string(l.stage_));
-    w.set_metadata("engine", engine.str());
-    w.set_metadata("optimizer.method", method_name(opt.options().method));
-    w.set_metadata("optimizer.steps", nlohmann::json(opt.steps).dump());
-    w.write(path);
+    w.set_metadata("learner", l.name());
+    w.set_metadata("architecture", architecture(model));
+    w.set_metadata("depth", std::to_string(l.stage_depths()[static_cast<std::size_t>(state.stage)]));
+    w.set_metadata("optimizer.method", detail_checkpoint::method_name(l.options().optimizer.method));
+    w.write(path, std::string(l.name()) + "::save_checkpoint");
   }
 
   /// throws: Error naming the file when it is unreadable, truncated, corrupted (also: NaN or Inf values,
   /// a negative second moment, an iteration or step count above 2⁵³), or does not fit this learner
-  /// (other model, learner kind, optimizer method, number of chains, scalar type); the learner and its
-  /// model are unchanged then.
+  /// (other model, learner kind, optimizer method, number of chains, scalar type, or a state that
+  /// restore() refuses); the learner and its model are unchanged then.
   static void load(LearnerBase<Model>& l, const std::string& path) {
     load(l, SafetensorsReader::read(path, function_name(l)));
   }
@@ -213,84 +330,30 @@ struct LearnerCheckpoint {
 
   /// load from a validated safetensors file. throws: as load.
   static void load(LearnerBase<Model>& l, const SafetensorsReader& r) {
-    Model& model = *l.model_;
+    Model& model = l.model();
     // 1. validate everything and stage it
     const std::string& format = r.metadata("format");
     if (format != checkpoint_format) r.fail("has format '", format, "', expected ", checkpoint_format);
-    if (r.metadata("learner") != l.learner_name_)
-      r.fail("was written by a ", r.metadata("learner"), ", not a ", l.learner_name_);
+    if (r.metadata("learner") != l.name()) r.fail("was written by a ", r.metadata("learner"), ", not a ", l.name());
     detail_checkpoint::check_architecture(r, model);
-    const Index iteration = detail_checkpoint::parse_index(r, "iteration");
-    const Index stage = detail_checkpoint::parse_index(r, "stage");
-    if (iteration < 0 || iteration > detail_checkpoint::max_count)
-      r.fail("has iteration ", iteration, ", expected 0..", detail_checkpoint::max_count);
-    if (stage < 0 || stage >= l.num_stages()) r.fail("has stage ", stage, ", expected 0..", l.num_stages() - 1);
-    const Index depth = detail_checkpoint::parse_index(r, "depth");
-    if (depth != l.depths_[static_cast<std::size_t>(stage)])
-      r.fail("has depth ", depth, " for stage ", stage, ", expected ", l.depths_[static_cast<std::size_t>(stage)]);
-    const Optimizer<S>& opt = l.optimizer_;
-    const std::string method = method_name(opt.options().method);
+    const std::string method = detail_checkpoint::method_name(l.options().optimizer.method);
     if (r.metadata("optimizer.method") != method)
       r.fail("holds the state of optimizer '", r.metadata("optimizer.method"), "', this learner uses '", method, "'");
-    std::vector<Index> steps;
-    try {
-      const auto j = nlohmann::json::parse(r.metadata("optimizer.steps"));
-      for (const auto& v : j) {
-        constexpr auto max = static_cast<std::uint64_t>(detail_checkpoint::max_count);
-        if (!v.is_number_unsigned() || v.get<std::uint64_t>() > max)
-          throw std::runtime_error("expected integers 0.." + std::to_string(detail_checkpoint::max_count) + ", found " +
-                                   v.dump());
-        steps.push_back(static_cast<Index>(v.get<std::uint64_t>()));
-      }
-    } catch (const std::exception& e) {
-      r.fail("has unreadable metadata 'optimizer.steps' (", e.what(), ")");
-    }
     const auto params = model.parameters();
-    if (steps.size() != params.size())
-      r.fail("has ", steps.size(), " optimizer step counts, expected ", params.size());
-    Engine engine;
-    {
-      std::istringstream in(r.metadata("engine"));
-      in >> engine;
-      if (in.fail()) r.fail("has unreadable metadata 'engine' (the random engine's state)");
-    }
-    const auto weights = detail_checkpoint::read_weights(r, model);
-    const Index n = batch_size(l.chains_);
-    Batch<S> chains = make_batch<S>(model.input_shape(), n);
-    if (r.contains("chains") && r.entry("chains").shape.size() == 4 && r.entry("chains").shape[0] != n)
-      r.fail("holds ", r.entry("chains").shape[0], " chains, this learner has ", n);
-    detail_checkpoint::read_tensor(r, "chains", row_major_shape(detail_checkpoint::batch_dims(model.input_shape(), n)),
-                                   chains.data(), chains.size());
-    Gradients<S> first, second;
-    for (const auto& p : params) {
-      first.blocks.emplace_back(p.size());
-      detail_checkpoint::read_tensor(r, "optimizer.first_moment." + p.name, row_major_shape(p.dims),
-                                     first.blocks.back().data(), p.size());
-      if (!opt.second_moment.blocks.empty()) {
-        second.blocks.emplace_back(p.size());
-        detail_checkpoint::read_tensor(r, "optimizer.second_moment." + p.name, row_major_shape(p.dims),
-                                       second.blocks.back().data(), p.size(), /*nonnegative=*/true);
-      }
-    }
-    // 2. commit (nothing below throws)
-    detail_checkpoint::commit_weights(model, weights);
-    l.stage_ = stage;
-    model.set_depth(depth);
-    l.iteration_ = iteration;
-    l.engine_ = engine;
-    l.chains_ = std::move(chains);
-    l.optimizer_.first_moment = std::move(first);
-    l.optimizer_.second_moment = std::move(second);
-    l.optimizer_.steps = std::move(steps);
-    l.gradient_.set_zero();
+    const LearnerState<S> mine = l.state(), defaults = l.defaults();
+    LearnerState<S> staged;
+    for_each_field(detail_checkpoint::StateReader<S>{r, params}, staged, mine, defaults);
+    const std::string problem = l.mismatch(staged);
+    if (!problem.empty()) r.fail("does not fit this learner: ", problem);
+    const Index depth = detail_checkpoint::parse_index(r, "depth");
+    const Index expected = l.stage_depths()[static_cast<std::size_t>(staged.stage)];
+    if (depth != expected) r.fail("has depth ", depth, " for stage ", staged.stage, ", expected ", expected);
+    // 2. commit (restore() accepts what mismatch() accepted)
+    l.restore(staged);
   }
 
 private:
-  using Engine = typename LearnerBase<Model>::Engine;
-  static std::string function_name(const LearnerBase<Model>& l) {
-    return std::string(l.learner_name_) + "::load_checkpoint";
-  }
-  static std::string method_name(OptimizerOptions::Method m) { return m == OptimizerOptions::Method::adam ? "adam" : "sgd"; }
+  static std::string function_name(const LearnerBase<Model>& l) { return std::string(l.name()) + "::load_checkpoint"; }
 };
 
 /// Free-function forms of learner.save_checkpoint(path) / learner.load_checkpoint(path).

@@ -469,7 +469,7 @@ std::vector<unsigned char> encode_png(const Image<S>& image) {
 /// throws: Error naming the file when it cannot be written.
 template <class S>
 void save_png(const Image<S>& image, const std::string& path) {
-  write_file_atomically(path, encode_png(image));
+  write_file_atomically(path, encode_png(image), "save_png");
 }
 
 /// Options of image_grid and contact_sheet.

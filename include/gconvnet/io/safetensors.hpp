@@ -15,11 +15,14 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <ios>
 #include <iterator>
 #include <limits>
 #include <map>
 #include <string>
+#include <system_error>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -153,8 +156,11 @@ public:
   }
 
   /// Writes the file atomically: `path` holds either its old content or the whole new file.
-  /// throws: Error naming the path when it cannot be written.
-  void write(const std::string& path) const { write_file_atomically(path, bytes()); }
+  /// `caller` (the public function that writes, e.g. "save_weights") starts every message.
+  /// throws: Error naming the caller and the path when it cannot be written.
+  void write(const std::string& path, const std::string& caller = "SafetensorsWriter::write") const {
+    write_file_atomically(path, bytes(), caller.c_str());
+  }
 
 private:
   nlohmann::ordered_json header_ = nlohmann::ordered_json::object();
@@ -174,12 +180,23 @@ public:
   };
 
   /// Reads and validates `path`; `function` (the caller, e.g. "load_weights") starts every message.
-  /// throws: Error naming the function, the file and what is wrong with it.
+  /// throws: Error naming the function, the file and what is wrong with it (also for a directory).
   static SafetensorsReader read(const std::string& path, const std::string& function = "SafetensorsReader::read") {
     std::ifstream in(path, std::ios::binary);
     if (!in) detail::fail(function.c_str(), "cannot open '", path, "'");
-    std::vector<unsigned char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (in.bad()) detail::fail(function.c_str(), "cannot read '", path, "'");
+    std::error_code ec;
+    const bool directory = std::filesystem::is_directory(path, ec);  // opens, but reading it throws in libstdc++
+    std::vector<unsigned char> bytes;
+    bool failed = directory;
+    if (!directory) {
+      try {
+        bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+        failed = in.bad();
+      } catch (const std::ios_base::failure&) {
+        failed = true;
+      }
+    }
+    if (failed) detail::fail(function.c_str(), "cannot read '", path, "'", directory ? ": it is a directory" : "");
     return SafetensorsReader(path, std::move(bytes), function);
   }
 

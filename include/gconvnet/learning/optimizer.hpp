@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <string>
 #include <vector>
 
 #include "gconvnet/core/error.hpp"
@@ -14,10 +15,19 @@
 
 namespace gconvnet {
 
-/// What this object represents: the state of a gradient-ASCENT optimizer (SGD with momentum, or Adam)
-/// over the parameter blocks of one model, block for block like model.parameters(); see
-/// OptimizerOptions for the update rules. Its whole state (first_moment, second_moment, steps) is
-/// public so that checkpoints can store it; restoring it restores the optimizer bit for bit.
+/// What this object represents: everything an Optimizer carries from one update to the next, one
+/// entry per parameter block (model.parameters() order). A value: copy it to keep it, give it to
+/// Optimizer::restore to go back to it bit for bit.
+template <class S>
+struct OptimizerState {
+  std::vector<Vector<S>> first_moment;   ///< SGD: the velocity v; Adam: m
+  std::vector<Vector<S>> second_moment;  ///< Adam: v; empty for SGD
+  std::vector<Index> steps;              ///< updates applied to each block (Adam's bias correction)
+};
+
+/// What this object represents: a gradient-ASCENT optimizer (SGD with momentum, or Adam) over the
+/// parameter blocks of one model, block for block like model.parameters(); see OptimizerOptions for
+/// the update rules. Its state is read with state() and set with restore().
 template <class S>
 class Optimizer {
 public:
@@ -32,13 +42,43 @@ public:
 
   /// Sizes the state like `parameters` and zeroes it (a fresh optimizer).
   void reset(const std::vector<ParameterRef<S>>& parameters) {
-    first_moment.blocks.clear();
-    second_moment.blocks.clear();
+    state_.first_moment.clear();
+    state_.second_moment.clear();
     for (const auto& p : parameters) {
-      first_moment.blocks.push_back(Vector<S>::Zero(p.size()));
-      if (options_.method == OptimizerOptions::Method::adam) second_moment.blocks.push_back(Vector<S>::Zero(p.size()));
+      state_.first_moment.push_back(Vector<S>::Zero(p.size()));
+      if (options_.method == OptimizerOptions::Method::adam) state_.second_moment.push_back(Vector<S>::Zero(p.size()));
     }
-    steps.assign(parameters.size(), 0);
+    state_.steps.assign(parameters.size(), 0);
+  }
+
+  /// The moments and step counts (sized by reset()).
+  const OptimizerState<S>& state() const { return state_; }
+
+  /// Puts the optimizer back to `state` (e.g. one returned by state()), copying into the buffers it
+  /// has: no allocation when the sizes are those of reset().
+  /// requires: `state` sized as reset() sized this optimizer (second_moment empty for SGD), steps >= 0.
+  /// throws: Error naming the mismatching field; the optimizer is unchanged then.
+  void restore(const OptimizerState<S>& state) {
+    const std::string problem = mismatch(state);
+    detail::check(problem.empty(), "Optimizer::restore", "argument 'state' does not fit this optimizer: ", problem);
+    copy_blocks(state.first_moment, state_.first_moment);
+    copy_blocks(state.second_moment, state_.second_moment);
+    std::copy(state.steps.begin(), state.steps.end(), state_.steps.begin());
+  }
+
+  /// Empty when `state` has the sizes of this optimizer's state and steps >= 0; otherwise what differs
+  /// first, as "field 'first_moment' has 3 blocks, expected 4" (`prefix` goes before the field's name).
+  std::string mismatch(const OptimizerState<S>& state, const char* prefix = "") const {
+    std::string problem = block_mismatch(prefix, "first_moment", state.first_moment, state_.first_moment);
+    if (problem.empty()) problem = block_mismatch(prefix, "second_moment", state.second_moment, state_.second_moment);
+    if (!problem.empty()) return problem;
+    if (state.steps.size() != state_.steps.size())
+      return detail::concat("field '", prefix, "steps' has ", state.steps.size(), " entries, expected ",
+                            state_.steps.size());
+    for (std::size_t b = 0; b < state.steps.size(); ++b)
+      if (state.steps[b] < 0)
+        return detail::concat("field '", prefix, "steps' holds ", state.steps[b], " at entry ", b, ", expected >= 0");
+    return {};
   }
 
   /// The release code's preprocessing of the ascent direction, in place: block b is divided by
@@ -69,10 +109,13 @@ public:
               const std::vector<char>& trainable) {
     const char* fn = "Optimizer::update";
     const std::size_t n = parameters.size();
-    detail::check(gradient.blocks.size() == n && trainable.size() == n && first_moment.blocks.size() == n &&
+    auto& first_moment = state_.first_moment;
+    auto& second_moment = state_.second_moment;
+    auto& steps = state_.steps;
+    detail::check(gradient.blocks.size() == n && trainable.size() == n && first_moment.size() == n &&
                       steps.size() == n,
                   fn, "arguments do not match: ", n, " parameter blocks, ", gradient.blocks.size(),
-                  " gradient blocks, ", trainable.size(), " trainable flags, state for ", first_moment.blocks.size(),
+                  " gradient blocks, ", trainable.size(), " trainable flags, state for ", first_moment.size(),
                   " blocks (call reset with the model's parameters first)");
     detail::check(learning_rate > 0 && std::isfinite(learning_rate), fn, "argument 'learning_rate' is ",
                   learning_rate, ", expected a finite value > 0");
@@ -82,18 +125,18 @@ public:
       const auto& p = parameters[b];
       auto w = p.vector();
       const auto& g = gradient.blocks[b];
-      detail::check(g.size() == w.size() && first_moment.blocks[b].size() == w.size(), fn, "block ", p.name,
+      detail::check(g.size() == w.size() && first_moment[b].size() == w.size(), fn, "block ", p.name,
                     " has ", w.size(), " parameters but the gradient or state has ", g.size());
       const S eta = static_cast<S>(learning_rate * (p.is_bias ? options_.bias_learning_rate_multiplier : 1.0));
       const S decay = p.is_bias ? S(0) : static_cast<S>(options_.weight_decay);
-      auto& m = first_moment.blocks[b];
+      auto& m = first_moment[b];
       ++steps[b];
       if (!adam) {
         const S mu = static_cast<S>(options_.momentum);
         m = mu * m + g - decay * w;
         w += eta * m;
       } else {
-        auto& v = second_moment.blocks[b];
+        auto& v = second_moment[b];
         const S b1 = static_cast<S>(options_.beta1), b2 = static_cast<S>(options_.beta2);
         const S c1 = S(1) - static_cast<S>(std::pow(options_.beta1, static_cast<double>(steps[b])));
         const S c2 = S(1) - static_cast<S>(std::pow(options_.beta2, static_cast<double>(steps[b])));
@@ -111,13 +154,23 @@ public:
     }
   }
 
-  // --- state (public for checkpoints) -------------------------------------------------------------
-  Gradients<S> first_moment;   ///< SGD: the velocity v; Adam: m
-  Gradients<S> second_moment;  ///< Adam: v; empty for SGD
-  std::vector<Index> steps;    ///< updates applied to each block (Adam's bias correction)
-
 private:
+  static std::string block_mismatch(const char* prefix, const char* field, const std::vector<Vector<S>>& given,
+                                    const std::vector<Vector<S>>& mine) {
+    if (given.size() != mine.size())
+      return detail::concat("field '", prefix, field, "' has ", given.size(), " blocks, expected ", mine.size());
+    for (std::size_t b = 0; b < given.size(); ++b)
+      if (given[b].size() != mine[b].size())
+        return detail::concat("field '", prefix, field, "' block ", b, " has ", given[b].size(), " values, expected ",
+                              mine[b].size());
+    return {};
+  }
+  static void copy_blocks(const std::vector<Vector<S>>& from, std::vector<Vector<S>>& to) {
+    for (std::size_t b = 0; b < from.size(); ++b) to[b] = from[b];
+  }
+
   OptimizerOptions options_;
+  OptimizerState<S> state_;
 };
 
 }  // namespace gconvnet

@@ -25,12 +25,19 @@ struct IterationStats {
   double seconds = 0;                     ///< wall time of this iteration
 };
 
-/// Fraction of units on in every layer that has a gate (ReLU, or a smooth gate h′), bottom-up.
+/// Fraction of units on in every layer that has a gate (ReLU, or a smooth gate h′), bottom-up, into
+/// `out` (its capacity reused: no allocation once it has held as many layers).
+template <class S>
+void active_fractions(const ActivationPattern<S>& pattern, std::vector<double>& out) {
+  out.clear();
+  for (std::size_t l = 0; l < pattern.layers.size(); ++l)
+    if (pattern.layers[l].gate.size() > 0) out.push_back(pattern.active_fraction(l));
+}
+/// The same, returned.
 template <class S>
 std::vector<double> active_fractions(const ActivationPattern<S>& pattern) {
   std::vector<double> out;
-  for (std::size_t l = 0; l < pattern.layers.size(); ++l)
-    if (pattern.layers[l].gate.size() > 0) out.push_back(pattern.active_fraction(l));
+  active_fractions(pattern, out);
   return out;
 }
 
