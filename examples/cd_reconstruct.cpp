@@ -234,12 +234,12 @@ int main(int argc, char** argv) try {
   Batch<float> observed = make_batch<float>(shape_of(images[0]), static_cast<Index>(images.size()));
   for (std::size_t n = 0; n < images.size(); ++n)
     std::copy(images[n].data(), images[n].data() + images[n].size(), observed.data() + n * images[n].size());
-  const std::vector<double> means = io::channel_means(observed);
+  const std::vector<double> means = channel_means(observed);
   Batch<float> observed_intensities = observed;
-  io::subtract_channel_means(observed, means);
+  subtract_channel_means(observed, means);
   auto intensities = [&](const Batch<float>& b) {
     Batch<float> out_b = b;
-    io::add_channel_means(out_b, means);
+    add_channel_means(out_b, means);
     return out_b;
   };
   std::cout << "observed: " << files.size() << " images from " << inputs[0] << (inputs.size() > 1 ? " ..." : "")

@@ -282,8 +282,8 @@ int main(int argc, char** argv) try {
   Batch<float> observed = make_batch<float>(shape_of(training[0]), static_cast<Index>(training.size()));
   for (std::size_t n = 0; n < training.size(); ++n)
     std::copy(training[n].data(), training[n].data() + training[n].size(), observed.data() + n * training[n].size());
-  const std::vector<double> means = io::channel_means(observed);
-  io::subtract_channel_means(observed, means);
+  const std::vector<double> means = channel_means(observed);
+  subtract_channel_means(observed, means);
   std::cout << "observed: " << training.size() << " images from " << inputs[0] << (inputs.size() > 1 ? " ..." : "")
             << ", as " << size << "x" << size << "\n";
 
@@ -342,7 +342,7 @@ int main(int argc, char** argv) try {
   auto global_iteration = [&] { return stage * iterations + learner->iteration(); };
   auto intensities = [&](const Batch<float>& chains_now) {
     Batch<float> b = chains_now;
-    io::add_channel_means(b, means);
+    add_channel_means(b, means);
     return b;
   };
   CsvLog log(out / "log.csv", global_iteration());

@@ -109,7 +109,7 @@ Image<float> centre_square(const Image<float>& im) {
 /// The chains as 0–255 images: synthesized + channel means (save_png clips).
 Batch<float> to_intensities(const Batch<float>& chains, const std::vector<double>& means) {
   Batch<float> out = chains;
-  io::add_channel_means(out, means);
+  add_channel_means(out, means);
   return out;
 }
 
@@ -241,9 +241,9 @@ int main(int argc, char** argv) try {
     std::cout << ", resized to " << config.size << "x" << config.size;
   }
   std::cout << "\n";
-  const std::vector<double> means = io::channel_means(observed);
+  const std::vector<double> means = channel_means(observed);
   Batch<float> observed_batch = as_batch(observed);
-  io::subtract_channel_means(observed_batch, means);
+  subtract_channel_means(observed_batch, means);
 
   // 3. The model: a ConvNet whose score f(I; w) is the sum of its top responses (eq. 3.5). -------------
   Model model(shape_of(observed), parse_layers<float>(config.layers));

@@ -6,7 +6,7 @@
 #include <random>
 #include <vector>
 
-#include <gconvnet/learning/channel_means.hpp>
+#include <gconvnet/core/channel_means.hpp>
 #include <gconvnet/learning/mle_learner.hpp>
 
 #include "learning_helpers.hpp"
@@ -17,7 +17,7 @@ using namespace learning_test;
 TEST_CASE("MLE on a gravel crop lowers the observed/synthesized activation-frequency mismatch", "[mle][texture][slow]") {
   using S = float;
   Batch<S> observed = as_batch(crop(gravel_crop<S>(), 0, 0, 32, 32));
-  subtract_channel_means(observed);  // 0–255 minus the mean, as the release code
+  subtract_channel_means(observed, channel_means(observed));  // 0–255 minus the mean, as the release code
 
   EnergyModel model(Shape{1, 32, 32}, Conv<S>(16, 7, 2, 2), ReLU<S>{}, Conv<S>(8, 3, 1, 1), ReLU<S>{});
   std::mt19937_64 engine(1);

@@ -171,20 +171,6 @@ TEST_CASE("learning.optimizer.diverged", "[reliability][errors][learning]") {
              Contains("parameter block layer0.weight became NaN or Inf"));
 }
 
-TEST_CASE("learning.channel_means.empty, size", "[reliability][errors][learning]") {
-  Batch<float> empty = make_batch<float>(Shape{3, 4, 4}, 0);
-  CHECK_THAT(expect_error("learning.channel_means.empty", [&] { subtract_channel_means(empty); }),
-             Contains("(3x4x4x0)"));
-  Batch<float> b = make_batch<float>(Shape{3, 4, 4}, 1);
-  b.setZero();
-  CHECK_THAT(expect_error("learning.channel_means.size", [&] { add_channel_means(b, Vector<float>(Vector<float>::Zero(1))); }),
-             Contains("has 1 entries, expected one per channel (3)"));
-  Image<float> im(2, 4, 4);
-  im.setZero();
-  CHECK_THAT(expect_error("learning.channel_means.size", [&] { add_channel_means(im, Vector<float>(Vector<float>::Zero(3))); }),
-             Contains("has 3 entries, expected one per channel (2)"));
-}
-
 TEST_CASE("learning.statistics.layers, channels", "[reliability][errors][learning]") {
   const std::vector<Vector<double>> a{Vector<double>::Zero(3)}, b{Vector<double>::Zero(3), Vector<double>::Zero(2)},
       c{Vector<double>::Zero(4)};

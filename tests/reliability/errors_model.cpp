@@ -44,6 +44,26 @@ TEST_CASE("layers.conv.filters, kernel, stride, padding, in_channels", "[reliabi
              Contains("'in_channels' is -3"));
 }
 
+TEST_CASE("core.channel_means.empty, not_finite, size, means_not_finite", "[reliability][errors][core]") {
+  const Batch<float> none = make_batch<float>(Shape{3, 4, 4}, 0);
+  CHECK_THAT(expect_error("core.channel_means.empty", [&] { channel_means(none); }), Contains("(3x4x4x0)"));
+  Image<double> image(2, 0, 3);
+  CHECK_THAT(expect_error("core.channel_means.empty", [&] { channel_means(image); }), Contains("(2x0x3)"));
+  Image<double> rgb(3, 2, 2);
+  rgb.setConstant(1.0);
+  rgb(2, 1, 0) = std::numeric_limits<double>::infinity();
+  expect_error("core.channel_means.not_finite", [&] { channel_means(rgb); });
+  rgb.setConstant(1.0);
+  CHECK_THAT(expect_error("core.channel_means.size", [&] { subtract_channel_means(rgb, {1.0}); }),
+             Catch::StartsWith("subtract_channel_means: ") && Contains("has 1 values, expected one per channel (3)"));
+  Batch<float> b = make_batch<float>(Shape{2, 2, 2}, 2);
+  b.setZero();
+  expect_error("core.channel_means.size", [&] { add_channel_means(b, {1.0, 2.0, 3.0}); });
+  CHECK_THAT(expect_error("core.channel_means.means_not_finite", [&] { add_channel_means(b, {1.0, std::nan("")}); }),
+             Contains("has nan at channel 1"));
+  CHECK(as_vector(b).cwiseAbs().maxCoeff() == 0.0f);  // refused before anything changed
+}
+
 TEST_CASE("layers.input_empty", "[reliability][errors][layers]") {
   const Shape empty{0, 8, 8};
   CHECK_THAT(expect_error("layers.input_empty", [&] { Conv<float>(2, 3).configure(empty); }),
