@@ -109,7 +109,7 @@ TEST_CASE("Adam ascent with bias correction and decoupled-from-bias weight decay
 
 TEST_CASE("a learner step ascends H_obs - H_syn of the chains it just sampled (eq. 7.2)", "[optimizer]") {
   std::mt19937_64 engine(8);
-  EnergyModel model(Shape{2, 8, 8}, Conv<double>(3, 3, 1, 1), ReLU<double>{}, Conv<double>(2, 3, 1, 0), ReLU<double>{});
+  EnergyModel model(Shape{2, 8, 8}, Conv<double>(3, 3).padding(1), ReLU<double>{}, Conv<double>(2, 3), ReLU<double>{});
   initialize_normal(model, engine, 0.2, 0.05);
   Batch<double> observed = make_batch<double>(model.input_shape(), 3);
   fill_standard_normal(engine, observed);

@@ -20,7 +20,7 @@ namespace {
 using Model = EnergyModel<Conv<float>, ReLU<float>, Conv<float>, ReLU<float>>;
 
 Model small_model() {
-  Model model(Shape{1, 8, 8}, Conv<float>(3, 3, 1, 1), ReLU<float>{}, Conv<float>(2, 3, 1, 1), ReLU<float>{});
+  Model model(Shape{1, 8, 8}, Conv<float>(3, 3).padding(1), ReLU<float>{}, Conv<float>(2, 3).padding(1), ReLU<float>{});
   std::mt19937_64 engine(7);
   initialize_normal(model, engine, 0.1);
   return model;

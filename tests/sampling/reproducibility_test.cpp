@@ -16,7 +16,7 @@ bool bit_identical(const Batch<S>& a, const Batch<S>& b) {
 
 template <class S>
 auto small_model(std::uint64_t seed) {
-  EnergyModel model(Shape{2, 8, 8}, Conv<S>(4, 3, 1, 1), ReLU<S>{}, MaxPool<S>(2), Conv<S>(3, 3, 1, 1), ReLU<S>{});
+  EnergyModel model(Shape{2, 8, 8}, Conv<S>(4, 3).padding(1), ReLU<S>{}, MaxPool<S>(2), Conv<S>(3, 3).padding(1), ReLU<S>{});
   std::mt19937_64 engine(seed);
   initialize_normal(model, engine, 0.3, 0.05);
   return model;

@@ -110,7 +110,9 @@ std::vector<AnyLayer<S>> parse_layers(const std::string& spec) {
     };
     if (kind == "conv") {
       arity(2, 4);
-      add([&] { return Conv<S>(nums[0], nums[1], nums.size() > 2 ? nums[2] : 1, nums.size() > 3 ? nums[3] : 0); });
+      add([&] {
+        return Conv<S>(nums[0], nums[1]).stride(nums.size() > 2 ? nums[2] : 1).padding(nums.size() > 3 ? nums[3] : 0);
+      });
     } else if (kind == "fc") {
       arity(1, 1);
       add([&] { return Conv<S>::fully_connected(nums[0]); });
