@@ -125,7 +125,7 @@ private:
 
 /// Warms up every entry point twice, then counts the allocations of a third round, one entry point at a time.
 template <class Model>
-void check_no_allocation(Model& model, Index batch, std::mt19937_64& engine) {
+void check_no_allocation(const Model& model, Index batch, std::mt19937_64& engine) {  // the const queries
   using S = typename Model::Scalar;
   const Batch<S> x = ref::random_batch<S>(model.input_shape(), batch, engine);
   Vector<S> scores;
