@@ -21,8 +21,8 @@
 #include <gconvnet/io/checkpoint.hpp>
 #include <gconvnet/io/image.hpp>
 #include <gconvnet/io/safetensors.hpp>
+#include <gconvnet/learning/growth.hpp>
 #include <gconvnet/learning/mle_learner.hpp>
-#include <gconvnet/learning/stages.hpp>
 
 #include <CLI/CLI.hpp>
 
@@ -75,71 +75,6 @@ const char* const paper_layers = "conv:100:7:2:3,relu,conv:64:5:1:2,relu,conv:20
 /// grown large enough). The face and animal sets learn less well: blurred heads with hair and skin
 /// colours; unrecognisable blobs in animal colours.
 const char* const default_layers = "conv:32:7:2:3,relu,conv:32:5:1:2,relu,conv:20:3:1:1,relu,fc:1";
-
-// ---------------------------------------------------------------------------------------------------
-// The stages of layer growing with the fully connected filter kept on top (Sec. 8.2: "When growing
-// the layers, we always keep the top-layer single filter, and train it together with the existing
-// layers"). Stage k is the net of the first k+1 convolutional blocks plus the top (the last fc item and
-// what follows it). The top filter covers a different map at every stage, so it starts afresh; the
-// convolutional blocks carry their learned weights over.
-
-/// The pieces of `s` between the separators (an empty piece where two separators meet).
-std::vector<std::string> split(const std::string& s, char sep) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  for (;;) {
-    const std::size_t end = s.find(sep, start);
-    out.push_back(s.substr(start, end == std::string::npos ? std::string::npos : end - start));
-    if (end == std::string::npos) return out;
-    start = end + 1;
-  }
-}
-
-/// items[from..to) joined by commas.
-std::string join_items(const std::vector<std::string>& items, std::size_t from, std::size_t to) {
-  std::string s;
-  for (std::size_t i = from; i < to; ++i) s += (s.empty() ? "" : ",") + items[i];
-  return s;
-}
-
-/// The layer spec of every stage: one per convolutional block below the top with `grow`, else the
-/// whole net as the only stage.
-/// throws: Error when the spec has no fc item (the top filter of an aligned-object model).
-std::vector<std::string> stage_specs(const std::string& spec, bool grow) {
-  const std::vector<std::string> items = split(spec, ',');
-  std::size_t top = items.size();
-  for (std::size_t i = 0; i < items.size(); ++i)
-    if (items[i].rfind("fc:", 0) == 0) top = i;
-  if (top == items.size() || top == 0)
-    throw Error("synthesize_objects: --layers '" + spec +
-                "' has no fc item above a conv layer; expected e.g. conv:32:7:2:3,relu,fc:1 (the top filter covers "
-                "the whole map)");
-  const std::string head = join_items(items, top, items.size());
-  if (!grow) return {spec};
-  std::vector<std::string> specs;
-  for (std::size_t i = 1; i <= top; ++i)
-    if (i == top || items[i].rfind("conv:", 0) == 0) specs.push_back(join_items(items, 0, i) + "," + head);
-  return specs;
-}
-
-/// Index of the top layer (the last fc item) of a layer spec.
-Index top_layer(const std::string& spec) {
-  const std::vector<std::string> items = split(spec, ',');
-  Index top = -1;
-  for (std::size_t i = 0; i < items.size(); ++i)
-    if (items[i].rfind("fc:", 0) == 0) top = static_cast<Index>(i);
-  return top;
-}
-
-/// Copies the learned parameters of every layer below `from`'s top into the same layers of `to`.
-void carry_over(Model& from, Model& to, Index from_top) {
-  const auto a = from.parameters();
-  auto b = to.parameters();
-  for (std::size_t i = 0; i < a.size() && i < b.size(); ++i) {
-    if (a[i].layer >= from_top) break;
-    b[i].vector() = a[i].vector();
-  }
-}
 
 // ---------------------------------------------------------------------------------------------------
 // Files, images and the log.
@@ -288,9 +223,12 @@ int main(int argc, char** argv) try {
             << ", as " << size << "x" << size << "\n";
 
   // 3. The models: one per stage, each ending in the fully connected filter (f = its response). -------
-  const std::vector<std::string> specs = stage_specs(layers, schedule == "grow");
-  const Index stages = static_cast<Index>(specs.size()), total = stages * iterations;
-  auto make_model = [&](Index s) { return std::make_unique<Model>(shape_of(training[0]), parse_layers<float>(specs[s])); };
+  // With --schedule grow, stage k holds the first k+1 conv blocks under the top filter (Sec. 8.2).
+  using Layers = std::vector<AnyLayer<float>>;
+  const std::vector<Layers> stage_layers = schedule == "grow" ? grow_under_top(parse_layers<float>(layers))
+                                                              : std::vector<Layers>{parse_layers<float>(layers)};
+  const Index stages = static_cast<Index>(stage_layers.size()), total = stages * iterations;
+  auto make_model = [&](Index s) { return std::make_unique<Model>(shape_of(training[0]), stage_layers[s]); };
   std::vector<double> stage_cost;
   for (Index s = 0; s < stages; ++s) stage_cost.push_back(static_cast<double>(make_model(s)->macs()));
 
@@ -308,7 +246,7 @@ int main(int argc, char** argv) try {
     auto next = make_model(s);
     std::mt19937_64 init_engine(seed + 7919 * static_cast<std::uint64_t>(s));
     initialize_normal(*next, init_engine, 0.01, 0.0);  // release code: N(0, 0.01²), biases 0
-    if (previous) carry_over(*previous, *next, top_layer(specs[s - 1]));
+    if (previous) copy_parameters(*previous, *next, top_layer(*previous));  // the layers below the top
     learner.reset();
     model = std::move(next);
     options.optimizer.learning_rate = learning_rate * std::pow(grow_factor, static_cast<double>(s));

@@ -14,6 +14,7 @@
 #include "gconvnet/layers/relu.hpp"
 #include "gconvnet/layers/softplus.hpp"
 #include "gconvnet/learning/cd_learner.hpp"
+#include "gconvnet/learning/growth.hpp"
 #include "gconvnet/learning/learner_base.hpp"
 #include "gconvnet/learning/mle_learner.hpp"
 #include "gconvnet/learning/optimizer.hpp"

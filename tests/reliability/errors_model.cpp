@@ -73,6 +73,23 @@ TEST_CASE("core.channel_means.empty, not_finite, size, means_not_finite", "[reli
   CHECK(as_vector(b).cwiseAbs().maxCoeff() == 0.0f);  // refused before anything changed
 }
 
+TEST_CASE("learning.copy_parameters.*, learning.grow_under_top.too_few", "[reliability][errors][learning]") {
+  DynamicModel<float> a(Shape{1, 8, 8}, parse_layers<float>("conv:4:3,relu,conv:2:3,relu"));
+  DynamicModel<float> b(Shape{1, 8, 8}, parse_layers<float>("conv:4:3,relu,conv:3:3,relu"));
+  DynamicModel<float> c(Shape{1, 8, 8}, parse_layers<float>("relu,conv:4:3"));
+  CHECK_THAT(expect_error("learning.copy_parameters.to_layers", [&] { copy_parameters(a, c); }),
+             Contains("'to' has 2 layers, argument 'from' 4"));
+  CHECK_THAT(expect_error("learning.copy_parameters.layers", [&] { copy_parameters(a, b, 5); }),
+             Contains("is 5, expected 0..4"));
+  CHECK_THAT(expect_error("learning.copy_parameters.blocks", [&] { copy_parameters(a, c, 1); }),
+             Contains("layer 0 has 2 parameter blocks in 'from'"));
+  CHECK_THAT(expect_error("learning.copy_parameters.shape", [&] { copy_parameters(a, b); }),
+             Contains("'layer2.weight' has shape 2x4x3x3 in 'from'"));
+  CHECK_THAT(expect_error("learning.grow_under_top.too_few",
+                          [] { grow_under_top(parse_layers<float>("conv:4:3,relu")); }),
+             Contains("has 1 layers with parameters"));
+}
+
 TEST_CASE("layers.input_empty", "[reliability][errors][layers]") {
   const Shape empty{0, 8, 8};
   CHECK_THAT(expect_error("layers.input_empty", [&] { Conv<float>(2, 3).configure(empty); }),

@@ -24,6 +24,17 @@ std::vector<Index> stage_depths(const Model& model) {
   return depths;
 }
 
+/// The index of the model's last layer with parameters (its top filter in a model grown under a fixed
+/// top), or −1 when no layer has parameters.
+template <class Model>
+Index top_layer(const Model& model) {
+  Index top = -1;
+  model.for_each_layer_all([&](Index l, const auto& layer) {
+    if (layer.parameter_blocks() > 0) top = l;
+  });
+  return top;
+}
+
 /// The stage whose depth is `depth` exactly, or −1 when `depth` is not a stage boundary.
 template <class Model>
 Index stage_of_depth(const Model& model, Index depth) {
