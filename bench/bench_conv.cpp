@@ -100,7 +100,7 @@ int main(int argc, char** argv) {
   std::mt19937_64 engine(1);
   std::normal_distribution<double> normal(0.0, 1.0);
   for (const LayerSpec& l : {LayerSpec{100, 15, 3, 2}, LayerSpec{64, 5, 1, 2}, LayerSpec{30, 3, 1, 2}}) {
-    Conv<double> reference(l.filters, l.kernel, l.stride, l.padding);
+    auto reference = Conv<double>(l.filters, l.kernel).stride(l.stride).padding(l.padding);
     const Shape out = reference.configure(in);
     reference.set_algorithm(ConvAlgorithm::im2col);
     for (Index i = 0; i < reference.weights().size(); ++i)
@@ -119,7 +119,7 @@ int main(int argc, char** argv) {
                              std::to_string(l.kernel) + "x" + std::to_string(l.kernel) + " s" + std::to_string(l.stride);
     const double gflop = 2.0 * static_cast<double>(reference.macs()) * static_cast<double>(chains) * 1e-9;
     for (ConvAlgorithm algorithm : {ConvAlgorithm::im2col, ConvAlgorithm::winograd}) {
-      Conv<float> conv(l.filters, l.kernel, l.stride, l.padding);
+      auto conv = Conv<float>(l.filters, l.kernel).stride(l.stride).padding(l.padding);
       conv.configure(in);
       conv.set_algorithm(algorithm);
       conv.weights() = reference.weights().cast<float>();

@@ -89,8 +89,8 @@ double best_time(int repeats, F&& fn) {
 }
 
 auto texture_net(Index size) {
-  return EnergyModel(Shape{3, size, size}, Conv<float>(100, 15, 3, 2), ReLU<float>{}, Conv<float>(64, 5, 1, 2),
-                     ReLU<float>{}, Conv<float>(30, 3, 1, 2), ReLU<float>{});
+  return EnergyModel(Shape{3, size, size}, Conv<float>(100, 15).stride(3).padding(2), ReLU<float>{}, Conv<float>(64, 5).padding(2),
+                     ReLU<float>{}, Conv<float>(30, 3).padding(2), ReLU<float>{});
 }
 
 Result run(const Config& c, int repeats) {

@@ -9,8 +9,8 @@ int main(int argc, char** argv) {  // first_texture IMAGE OUT_PREFIX [SIZE [ITER
   if (argc < 3) return 1;
   const Index size = argc > 3 ? std::stol(argv[3]) : 128, iterations = argc > 4 ? std::stol(argv[4]) : 260;
   Batch<float> observed = as_batch(io::resize_image(io::load_image<float>(argv[1]), size, size));
-  const std::vector<double> means = io::channel_means(observed);  // learned: intensities minus their means
-  io::subtract_channel_means(observed, means);
+  const std::vector<double> means = channel_means(observed);  // learned: intensities minus their means
+  subtract_channel_means(observed, means);
 
   // p(I; w) ∝ exp(f(I; w)) q(I), f a three-layer ConvNet, learned by Algorithm 1 one layer at a time.
   DynamicModel<float> model(shape_of(observed), parse_layers<float>("conv:64:15:3:2,relu,conv:32:5:1:2,relu,"
@@ -24,7 +24,7 @@ int main(int argc, char** argv) {  // first_texture IMAGE OUT_PREFIX [SIZE [ITER
     learner.step();                     // Langevin on the chains, then w += eta (H_obs - H_syn)
   }
   Batch<float> synthesized = learner.synthesized();  // the chains: samples of the learned model
-  io::add_channel_means(synthesized, means);
+  add_channel_means(synthesized, means);
   for (Index n = 0; n < batch_size(synthesized); ++n)  // OUT_PREFIX0.png, OUT_PREFIX1.png, OUT_PREFIX2.png
     io::save_png(image_of(synthesized, n), argv[2] + std::to_string(n) + ".png");
 }

@@ -11,8 +11,8 @@ int main() {
 
   // p(I; w) ∝ exp(f(I; w)) q(I): layers listed bottom-up, shapes inferred from the input.
   EnergyModel model(Shape{3, 32, 32},
-                    Conv<double>(8, 5, 2, 2), ReLU<double>{},
-                    Conv<double>(4, 3, 1, 1), ReLU<double>{});
+                    Conv<double>(8, 5).stride(2).padding(2), ReLU<double>{},
+                    Conv<double>(4, 3).padding(1), ReLU<double>{});
   initialize_normal(model, engine, 0.1, 0.01);
   std::cout << model.summary();
 

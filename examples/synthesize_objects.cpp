@@ -22,6 +22,7 @@
 #include <gconvnet/io/checkpoint.hpp>
 #include <gconvnet/io/image.hpp>
 #include <gconvnet/io/safetensors.hpp>
+#include <gconvnet/learning/growth.hpp>
 #include <gconvnet/learning/mle_learner.hpp>
 
 #include <CLI/CLI.hpp>
@@ -58,75 +59,11 @@ const char* const paper_layers = "conv:100:7:2:3,relu,conv:64:5:1:2,relu,conv:20
 const char* const default_layers = "conv:32:7:2:3,relu,conv:32:5:1:2,relu,conv:20:3:1:1,relu,fc:1";
 
 // ---------------------------------------------------------------------------------------------------
-// The stages of layer growing with the fully connected filter kept on top (Sec. 8.2: "When growing
-// the layers, we always keep the top-layer single filter, and train it together with the existing
-// layers"). Stage k is the net of the first k+1 convolutional blocks plus the top (the last fc item and
-// what follows it). The top filter covers a different map at every stage, so it starts afresh; the
-// convolutional blocks carry their learned weights over.
-
-/// The pieces of `s` between the separators (an empty piece where two separators meet).
-std::vector<std::string> split(const std::string& s, char sep) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  for (;;) {
-    const std::size_t end = s.find(sep, start);
-    out.push_back(s.substr(start, end == std::string::npos ? std::string::npos : end - start));
-    if (end == std::string::npos) return out;
-    start = end + 1;
-  }
-}
-
-/// items[from..to) joined by commas.
-std::string join_items(const std::vector<std::string>& items, std::size_t from, std::size_t to) {
-  std::string s;
-  for (std::size_t i = from; i < to; ++i) s += (s.empty() ? "" : ",") + items[i];
-  return s;
-}
-
-/// The layer spec of every stage: one per convolutional block below the top with `grow`, else the
-/// whole net as the only stage.
-/// throws: Error when the spec has no fc item (the top filter of an aligned-object model).
-std::vector<std::string> stage_specs(const std::string& spec, bool grow) {
-  const std::vector<std::string> items = split(spec, ',');
-  std::size_t top = items.size();
-  for (std::size_t i = 0; i < items.size(); ++i)
-    if (items[i].rfind("fc:", 0) == 0) top = i;
-  if (top == items.size() || top == 0)
-    throw Error("--layers '" + spec + "' has no fc item above a conv layer; expected e.g. conv:32:7:2:3,relu,fc:1 "
-                "(the top filter covers the whole map)");
-  const std::string head = join_items(items, top, items.size());
-  if (!grow) return {spec};
-  std::vector<std::string> specs;
-  for (std::size_t i = 1; i <= top; ++i)
-    if (i == top || items[i].rfind("conv:", 0) == 0) specs.push_back(join_items(items, 0, i) + "," + head);
-  return specs;
-}
-
-/// Index of the top layer (the last fc item) of a layer spec.
-Index top_layer(const std::string& spec) {
-  const std::vector<std::string> items = split(spec, ',');
-  Index top = -1;
-  for (std::size_t i = 0; i < items.size(); ++i)
-    if (items[i].rfind("fc:", 0) == 0) top = static_cast<Index>(i);
-  return top;
-}
-
-/// Copies the learned parameters of every layer below `from`'s top into the same layers of `to`.
-void carry_over(Model& from, Model& to, Index from_top) {
-  const auto a = from.parameters();
-  auto b = to.parameters();
-  for (std::size_t i = 0; i < a.size() && i < b.size(); ++i) {
-    if (a[i].layer >= from_top) break;
-    b[i].vector() = a[i].vector();
-  }
-}
-
-// ---------------------------------------------------------------------------------------------------
 // The stages as one learner.
 
 /// How the stages are learned: every stage `iterations` long, at η = learning_rate · grow_factor^stage.
 struct Schedule {
-  std::vector<std::string> specs;  // the net of every stage (stage_specs)
+  std::vector<std::vector<AnyLayer<float>>> layers;  // the net of every stage (grow_under_top)
   Index iterations = 0;
   double learning_rate = 0, grow_factor = 1;
 };
@@ -146,7 +83,7 @@ public:
     start_stage(0, nullptr);
   }
 
-  Index num_stages() const { return static_cast<Index>(schedule_.specs.size()); }
+  Index num_stages() const { return static_cast<Index>(schedule_.layers.size()); }
   Index stage() const { return static_cast<Index>(first_.size()) - 1; }
   /// Iterations done, across stages.
   Index iteration() const { return first_.back() + learner_->iteration(); }
@@ -197,14 +134,14 @@ public:
 
 private:
   std::unique_ptr<Model> make_model(Index s) const {
-    return std::make_unique<Model>(shape_of(observed_), parse_layers<float>(schedule_.specs[static_cast<std::size_t>(s)]));
+    return std::make_unique<Model>(shape_of(observed_), schedule_.layers[static_cast<std::size_t>(s)]);
   }
 
   void start_stage(Index s, Model* previous) {
     auto next = make_model(s);
     std::mt19937_64 init_engine(seed_ + 7919 * static_cast<std::uint64_t>(s));
     initialize_normal(*next, init_engine, 0.01, 0.0);  // release code: N(0, 0.01²), biases 0
-    if (previous) carry_over(*previous, *next, top_layer(schedule_.specs[static_cast<std::size_t>(s - 1)]));
+    if (previous) copy_parameters(*previous, *next, top_layer(*previous));  // the layers below the top carry over
     learner_.reset();
     model_ = std::move(next);
     options_.optimizer.learning_rate = schedule_.learning_rate * std::pow(schedule_.grow_factor, static_cast<double>(s));
@@ -297,11 +234,14 @@ int main(int argc, char** argv) try {
             << ", as " << size << "x" << size << "\n";
 
   // 3. The models: one per stage, each ending in the fully connected filter (f = its response). -------
+  // With --schedule grow, stage k holds the first k+1 conv blocks under the top filter (Sec. 8.2).
+  const auto all_layers = parse_layers<float>(layers);
+  auto stage_layers = schedule == "grow" ? grow_under_top(all_layers) : std::vector<std::vector<AnyLayer<float>>>{all_layers};
   LearningOptions options;
   options.chains = chains;
   options.langevin = {step_size, langevin_steps, 1.0};
   options.chain_init = chain_init == "zero" ? LearningOptions::ChainInit::zero : LearningOptions::ChainInit::noise;
-  GrowingLearner learner({stage_specs(layers, schedule == "grow"), iterations, learning_rate, grow_factor}, observed,
+  GrowingLearner learner({std::move(stage_layers), iterations, learning_rate, grow_factor}, observed,
                          options, run_options.seed, run.file("stages.csv"));
   run.resume(learner);
   std::cout << learner.model().summary();

@@ -90,7 +90,7 @@ inline void image_input(const std::uint8_t* data, std::size_t size) {
 using FuzzNet = EnergyModel<Conv<float>, ReLU<float>, Conv<float>, ReLU<float>>;
 
 inline FuzzNet make_fuzz_net() {
-  FuzzNet net(Shape{1, 8, 8}, Conv<float>(4, 3, 1, 1), ReLU<float>{}, Conv<float>(2, 3, 1, 0), ReLU<float>{});
+  FuzzNet net(Shape{1, 8, 8}, Conv<float>(4, 3).padding(1), ReLU<float>{}, Conv<float>(2, 3), ReLU<float>{});
   std::mt19937_64 engine(1);
   initialize_normal(net, engine, 0.1);
   return net;

@@ -79,8 +79,8 @@ inline std::vector<Image<float>> images_of(const Batch<float>& batch) {
 /// The release code's preprocessing: subtracts from `images` the mean of each channel over all of
 /// them; returns those means (with_channel_means adds them back).
 inline std::vector<double> remove_channel_means(Batch<float>& images) {
-  const std::vector<double> means = io::channel_means(images);
-  io::subtract_channel_means(images, means);
+  const std::vector<double> means = channel_means(images);
+  subtract_channel_means(images, means);
   return means;
 }
 
@@ -88,7 +88,7 @@ inline std::vector<double> remove_channel_means(Batch<float>& images) {
 /// means (save_png clips).
 inline Batch<float> with_channel_means(const Batch<float>& images, const std::vector<double>& means) {
   Batch<float> out = images;
-  io::add_channel_means(out, means);
+  add_channel_means(out, means);
   return out;
 }
 

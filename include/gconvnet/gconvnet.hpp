@@ -4,6 +4,7 @@
 // white noise and f the sum of a ReLU ConvNet's top-layer responses.
 #pragma once
 
+#include "gconvnet/core/channel_means.hpp"
 #include "gconvnet/core/error.hpp"
 #include "gconvnet/core/tensor.hpp"
 #include "gconvnet/layers/concepts.hpp"
@@ -13,7 +14,7 @@
 #include "gconvnet/layers/relu.hpp"
 #include "gconvnet/layers/softplus.hpp"
 #include "gconvnet/learning/cd_learner.hpp"
-#include "gconvnet/learning/channel_means.hpp"
+#include "gconvnet/learning/growth.hpp"
 #include "gconvnet/learning/learner_base.hpp"
 #include "gconvnet/learning/mle_learner.hpp"
 #include "gconvnet/learning/optimizer.hpp"

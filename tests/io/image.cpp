@@ -1,6 +1,6 @@
 // Tests of gconvnet/io/image.hpp: decoding (gray, gray+alpha, RGBA, palette, JPEG, from memory), refusals
 // (empty, 16-bit, truncated, not an image, missing, directory, huge declared size, bad options), PNG round
-// trip, atomic save, resizing, channel means, grids. One test case per kind of file.
+// trip, atomic save, resizing, grids and contact sheets. One test case per kind of file.
 // The small files in tests/data/io/ are written by tests/data/io/make_io_data.py (PIL).
 #include <gconvnet/io/image.hpp>
 
@@ -25,6 +25,12 @@ using gconvnet::Index;
 namespace io = gconvnet::io;
 
 std::string data_file(const std::string& name) { return std::string(GCONVNET_TEST_DATA_DIR) + "/io/" + name; }
+
+std::vector<unsigned char> read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  REQUIRE(in);
+  return std::vector<unsigned char>(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
 
 /// A fresh directory under /tmp, removed with its files when the object goes.
 struct TempDir {
@@ -301,6 +307,30 @@ TEST_CASE("load_image refuses a PNG declaring a size above the limit, before dec
   require_error_mentioning([&] { io::load_image<float>(data_file("gray_4x3.png"), {3, 3}); }, {"4x3", "3x3"});
 }
 
+TEST_CASE("a PNG declaring more pixels than stb_image reads is refused by its declared size", "[io][image]") {
+  // 60000 × 60000 RGB: stb's header reader refuses it (more than 2³⁰ bytes of samples) and, trying every
+  // other format, reports "unknown image type"; the size comes from the IHDR chunk instead.
+  const std::string path = data_file("huge_60000x60000.png");
+  const io::ImageInfo info = io::image_info(path);
+  CHECK(info.width == 60000);
+  CHECK(info.height == 60000);
+  CHECK(info.channels == 3);
+  CHECK_FALSE(info.is_16_bit);
+  require_error_mentioning([&] { io::load_image<float>(path); },
+                           {"load_image", path, "declares 60000x60000 pixels", "at most 8192x8192", "max_side"});
+  const std::vector<unsigned char> bytes = read_bytes(path);
+  require_error_mentioning([&] { io::decode_image<float>(bytes.data(), bytes.size(), "big.png"); },
+                           {"decode_image", "'big.png' declares 60000x60000 pixels"});
+  // With the limits raised, stb's own refusal comes through, still with the declared size.
+  require_error_mentioning([&] { io::load_image<float>(path, {3, 60000, Index(60000) * 60000}); },
+                           {"load_image", "60000x60000 pixels declared", "too large"});
+  // A broken IHDR is not mistaken for a large image: a colour type of 7 is refused as unreadable.
+  std::vector<unsigned char> bad = bytes;
+  bad[25] = 7;
+  require_error_mentioning([&] { io::decode_image<float>(bad.data(), bad.size(), "bad.png"); },
+                           {"'bad.png' starts like a PNG but its header is not readable"});
+}
+
 TEST_CASE("load_image refuses a JPEG declaring a size above the limit, before decoding", "[io][image]") {
   const std::string path = data_file("huge_20000x20000.jpg");
   CHECK(io::image_info(path).width == 20000);
@@ -405,23 +435,6 @@ TEST_CASE("resize_image keeps constants, halves a ramp sensibly, and checks its 
                            {"resize_image", "1048576, 1048576", "at most 536870911 values"});
 }
 
-TEST_CASE("channel means: computed per channel, subtracted and added back exactly", "[io][image]") {
-  gconvnet::Batch<double> b(3, 2, 2, 2);
-  for (Index n = 0; n < 2; ++n)
-    for (Index y = 0; y < 2; ++y)
-      for (Index x = 0; x < 2; ++x)
-        for (Index c = 0; c < 3; ++c) b(c, y, x, n) = 100.0 * c + 10.0 * y + x + 4.0 * n;
-  const std::vector<double> means = io::channel_means(b);
-  REQUIRE(means.size() == 3);
-  for (Index c = 0; c < 3; ++c) CHECK(means[static_cast<std::size_t>(c)] == Approx(100.0 * c + 5 + 0.5 + 2).epsilon(1e-14));
-  gconvnet::Batch<double> copy = b;
-  io::subtract_channel_means(copy, means);
-  for (double m : io::channel_means(copy)) CHECK(m == Approx(0.0).margin(1e-12));
-  io::add_channel_means(copy, means);
-  for (Index i = 0; i < b.size(); ++i) CHECK(copy.data()[i] == Approx(b.data()[i]).epsilon(1e-14));
-  require_error_mentioning([&] { io::add_channel_means(copy, {1.0, 2.0}); }, {"add_channel_means", "'means'", "2"});
-}
-
 TEST_CASE("contact_sheet puts the observed image first, then the synthesized ones, with gaps", "[io][image]") {
   Image<float> observed(1, 4, 4);
   observed.setConstant(1);
@@ -455,4 +468,20 @@ TEST_CASE("contact_sheet puts the observed image first, then the synthesized one
 
   std::vector<Image<float>> mixed{observed, Image<float>(3, 4, 4)};
   require_error_mentioning([&] { io::image_grid(mixed); }, {"image_grid", "image 1", "1 channels"});
+}
+
+TEST_CASE("contact_sheet's errors name contact_sheet, not the grid it builds", "[io][image]") {
+  Image<float> observed(1, 4, 4), empty(1, 0, 4);
+  observed.setConstant(1);
+  gconvnet::Batch<float> synth(1, 4, 4, 2);
+  synth.setConstant(2);
+  io::GridOptions negative;
+  negative.columns = -3;
+  const auto starts_with = [](const std::string& prefix) { return Catch::Matchers::StartsWith(prefix); };
+  CHECK_THROWS_WITH(io::contact_sheet(observed, synth, negative), starts_with("contact_sheet: ") &&
+                                                                      Catch::Contains("'options.columns'"));
+  CHECK_THROWS_WITH(io::contact_sheet(empty, synth), starts_with("contact_sheet: argument 'observed'"));
+  CHECK_THROWS_WITH(io::contact_sheet(observed, gconvnet::Batch<float>(1, 0, 4, 2)),
+                    starts_with("contact_sheet: argument 'synthesized'"));
+  CHECK_THROWS_WITH(io::image_grid(std::vector<Image<float>>{observed}, negative), starts_with("image_grid: "));
 }

@@ -4,6 +4,7 @@
 #include <gconvnet/testing/gradient_check.hpp>
 
 #include <random>
+#include <type_traits>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -44,7 +45,7 @@ TEMPLATE_TEST_CASE("Conv forward equals the naive convolution loop", "[layers][c
   std::mt19937_64 engine(11);
   for (const auto& cc : conv_cases) {
     CAPTURE(to_string(cc.input), cc.filters, cc.kernel, cc.stride, cc.padding);
-    Conv<S> conv(cc.filters, cc.kernel, cc.stride, cc.padding);
+    auto conv = Conv<S>(cc.filters, cc.kernel).stride(cc.stride).padding(cc.padding);
     const Shape out = conv.configure(cc.input);
     ref::fill_normal(conv.weights(), engine);
     ref::fill_normal(conv.bias(), engine);
@@ -68,7 +69,7 @@ TEMPLATE_TEST_CASE("Conv top-down pass equals the naive transposed convolution",
   std::mt19937_64 engine(12);
   for (const auto& cc : conv_cases) {
     CAPTURE(to_string(cc.input), cc.filters, cc.kernel, cc.stride, cc.padding);
-    Conv<S> conv(cc.filters, cc.kernel, cc.stride, cc.padding);
+    auto conv = Conv<S>(cc.filters, cc.kernel).stride(cc.stride).padding(cc.padding);
     const Shape out = conv.configure(cc.input);
     ref::fill_normal(conv.weights(), engine);
     const Batch<S> dy = ref::random_batch<S>(out, 2, engine);
@@ -85,7 +86,7 @@ TEST_CASE("Conv top-down pass is the adjoint of its linear part: <Conv(x), y> = 
   std::mt19937_64 engine(13);
   for (const auto& cc : conv_cases) {
     CAPTURE(to_string(cc.input), cc.filters, cc.kernel, cc.stride, cc.padding);
-    Conv<double> conv(cc.filters, cc.kernel, cc.stride, cc.padding);
+    auto conv = Conv<double>(cc.filters, cc.kernel).stride(cc.stride).padding(cc.padding);
     const Shape out = conv.configure(cc.input);
     ref::fill_normal(conv.weights(), engine);
     conv.bias().setZero();  // the linear part
@@ -107,7 +108,7 @@ TEST_CASE("Conv parameter gradient and bias term equal their naive sums", "[laye
   // bias_term(dy, n) = Σ_k b_k Σ_{u,v} dy(k,u,v,n).
   std::mt19937_64 engine(14);
   const ConvCase cc{{3, 9, 8}, 4, 3, 2, 1};
-  Conv<double> conv(cc.filters, cc.kernel, cc.stride, cc.padding);
+  auto conv = Conv<double>(cc.filters, cc.kernel).stride(cc.stride).padding(cc.padding);
   const Shape out = conv.configure(cc.input);
   ref::fill_normal(conv.weights(), engine);
   ref::fill_normal(conv.bias(), engine);
@@ -152,14 +153,14 @@ TEST_CASE("Conv gradients pass the finite-difference checker", "[layers][conv][g
   std::mt19937_64 engine(15);
   for (const auto& cc : conv_cases) {
     CAPTURE(to_string(cc.input), cc.filters, cc.kernel, cc.stride, cc.padding);
-    const auto r = testing::check_layer_gradients(Conv<double>(cc.filters, cc.kernel, cc.stride, cc.padding),
+    const auto r = testing::check_layer_gradients(Conv<double>(cc.filters, cc.kernel).stride(cc.stride).padding(cc.padding),
                                                   cc.input, 2, engine);
     INFO(r.worst);
     CHECK(r.passed);
     CHECK(r.max_error < 1e-6);
     CHECK(r.skipped == 0);  // a convolution has no pattern: nothing to skip
     // every input entry, weight and bias is compared (each tensor capped at max_entries = 300)
-    Conv<double> probe(cc.filters, cc.kernel, cc.stride, cc.padding);
+    auto probe = Conv<double>(cc.filters, cc.kernel).stride(cc.stride).padding(cc.padding);
     probe.configure(cc.input);
     const Index expected = std::min<Index>(cc.input.size() * 2, 300) +
                            std::min<Index>(probe.parameter(0).size(), 300) + cc.filters;
@@ -167,8 +168,40 @@ TEST_CASE("Conv gradients pass the finite-difference checker", "[layers][conv][g
   }
 }
 
+TEST_CASE("Conv's named options: defaults, chained on a temporary or a variable, read back", "[layers][conv]") {
+  const Conv<float> plain(8, 5);
+  CHECK(plain.filters() == 8);
+  CHECK(plain.stride() == 1);
+  CHECK(plain.padding() == 0);
+  CHECK(plain.in_channels() == 0);
+  // On a temporary the setters return Conv&&, so the chain moves into a variable or a model.
+  static_assert(std::is_same_v<decltype(Conv<float>(8, 5).stride(2)), Conv<float>&&>);
+  const auto chained = Conv<float>(8, 5).padding(2).stride(3).in_channels(3);
+  CHECK(chained.stride() == 3);
+  CHECK(chained.padding() == 2);
+  CHECK(chained.in_channels() == 3);
+  // On a variable they return Conv& and change it in place; the order does not matter.
+  Conv<float> c(8, 5);
+  static_assert(std::is_same_v<decltype(c.stride(2)), Conv<float>&>);
+  CHECK(&c.stride(3).padding(2).in_channels(3) == &c);
+  CHECK(c.describe() == chained.describe());
+  CHECK(c.describe() == "Conv 8 5x5 stride 3 pad 2");
+  Shape in{3, 20, 20};
+  CHECK(c.configure(in) == (Shape{8, 7, 7}));  // (20 + 4 − 5)/3 + 1
+  // Once configured (in a model), the geometry is fixed.
+  REQUIRE_ERROR(c.stride(1), Catch::Contains("Conv::stride: the layer is already configured (Conv 8 5x5 stride 3 pad 2)"));
+  REQUIRE_ERROR(c.padding(0), Catch::Contains("Conv::padding: the layer is already configured"));
+  REQUIRE_ERROR(c.in_channels(0), Catch::Contains("Conv::in_channels: the layer is already configured"));
+  CHECK(c.stride() == 3);
+  CHECK(c.padding() == 2);
+  // A refused value leaves the option as it was.
+  Conv<float> d(4, 3);
+  REQUIRE_ERROR(d.stride(0), Catch::Contains("Conv::stride"));
+  CHECK(d.stride() == 1);
+}
+
 TEST_CASE("Conv output shapes, fully connected kernels, parameters and MACs", "[layers][conv]") {
-  Conv<float> c(5, 4, 3, 2);
+  auto c = Conv<float>(5, 4).stride(3).padding(2);
   // (11 + 4 − 4)/3 + 1 = 4 (floor), (8 + 4 − 4)/3 + 1 = 3
   CHECK(c.configure(Shape{2, 11, 8}) == Shape{5, 4, 3});
   CHECK(c.kernel_height() == 4);
@@ -201,8 +234,8 @@ TEST_CASE("Conv output shapes, fully connected kernels, parameters and MACs", "[
 }
 
 TEST_CASE("Conv rejects zero stride, zero filters, bad kernel and padding with a message", "[layers][conv][error]") {
-  REQUIRE_ERROR(Conv<double>(4, 3, 0),
-                Catch::Contains("Conv::Conv") && Catch::Contains("'stride'") && Catch::Contains("is 0") &&
+  REQUIRE_ERROR(Conv<double>(4, 3).stride(0),
+                Catch::Contains("Conv::stride") && Catch::Contains("'stride'") && Catch::Contains("is 0") &&
                     Catch::Contains("expected >= 1"));
   REQUIRE_ERROR(Conv<double>(0, 3),
                 Catch::Contains("Conv::Conv") && Catch::Contains("'filters'") && Catch::Contains("is 0") &&
@@ -210,24 +243,24 @@ TEST_CASE("Conv rejects zero stride, zero filters, bad kernel and padding with a
   REQUIRE_ERROR(Conv<double>(4, 0),
                 Catch::Contains("Conv::Conv") && Catch::Contains("'kernel'") && Catch::Contains("is 0") &&
                     Catch::Contains("expected >= 1"));
-  REQUIRE_ERROR(Conv<double>(4, 3, 1, -1),
-                Catch::Contains("Conv::Conv") && Catch::Contains("'padding'") && Catch::Contains("is -1") &&
+  REQUIRE_ERROR(Conv<double>(4, 3).padding(-1),
+                Catch::Contains("Conv::padding") && Catch::Contains("'padding'") && Catch::Contains("is -1") &&
                     Catch::Contains("expected >= 0"));
-  REQUIRE_ERROR(Conv<double>(4, 3, 1, 0, -2),
-                Catch::Contains("Conv::Conv") && Catch::Contains("'in_channels'") && Catch::Contains("is -2"));
+  REQUIRE_ERROR(Conv<double>(4, 3).in_channels(-2),
+                Catch::Contains("Conv::in_channels") && Catch::Contains("'in_channels'") && Catch::Contains("is -2"));
 }
 
 TEST_CASE("Conv::configure rejects a kernel larger than the padded input", "[layers][conv][error]") {
-  Conv<double> c(4, 7, 1, 1);
+  auto c = Conv<double>(4, 7).padding(1);
   REQUIRE_ERROR(c.configure(Shape{3, 4, 9}), Catch::Contains("Conv::configure") && Catch::Contains("kernel 7x7") &&
                                                  Catch::Contains("larger than the padded input 6x11") &&
                                                  Catch::Contains("3x4x9"));
   // Exactly the padded size is fine: one output row.
-  CHECK(Conv<double>(4, 6, 1, 1).configure(Shape{3, 4, 9}) == Shape{4, 1, 6});
+  CHECK(Conv<double>(4, 6).padding(1).configure(Shape{3, 4, 9}) == Shape{4, 1, 6});
 }
 
 TEST_CASE("Conv::configure rejects an input whose channels differ from the declared in_channels", "[layers][conv][error]") {
-  Conv<double> c(4, 3, 1, 0, /*in_channels=*/3);
+  auto c = Conv<double>(4, 3).in_channels(3);
   REQUIRE_ERROR(c.configure(Shape{1, 8, 8}), Catch::Contains("Conv::configure") && Catch::Contains("'input'") &&
                                                  Catch::Contains("has 1 channels") &&
                                                  Catch::Contains("layer expects 3"));

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include <gconvnet/learning/cd_learner.hpp>
-#include <gconvnet/learning/channel_means.hpp>
+#include <gconvnet/core/channel_means.hpp>
 #include <gconvnet/sampling/grade.hpp>
 
 #include "learning_helpers.hpp"
@@ -112,10 +112,10 @@ TEST_CASE("Experiment 3: after CD-1 learning, GRADE from each observed image sta
     const Image<S> c = crop(gravel, (n % 2) * 20 + 2, (n / 2) * 20 + 3, P, P);
     std::copy(c.data(), c.data() + c.size(), observed.data() + n * P * P);
   }
-  subtract_channel_means(observed);  // intensities 0–255 minus the mean, as in the paper
+  subtract_channel_means(observed, channel_means(observed));  // intensities 0–255 minus the mean, as in the paper
 
   // The object net of Experiment 2, scaled down: a conv layer and one fully connected layer on top.
-  EnergyModel model(Shape{1, P, P}, Conv<S>(16, 5, 1, 2), ReLU<S>{}, Conv<S>::fully_connected(8), ReLU<S>{});
+  EnergyModel model(Shape{1, P, P}, Conv<S>(16, 5).padding(2), ReLU<S>{}, Conv<S>::fully_connected(8), ReLU<S>{});
   std::mt19937_64 engine(5);
   initialize_normal(model, engine, 0.01);  // the release code's initialisation
 

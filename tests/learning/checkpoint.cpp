@@ -38,7 +38,7 @@ using Net = EnergyModel<Conv<S>, ReLU<S>, Conv<S>, ReLU<S>>;
 
 template <class S>
 Net<S> make_net(std::uint64_t seed) {
-  Net<S> net(Shape{1, 8, 8}, Conv<S>(4, 3, 1, 1), ReLU<S>{}, Conv<S>(2, 3, 1, 0), ReLU<S>{});
+  Net<S> net(Shape{1, 8, 8}, Conv<S>(4, 3).padding(1), ReLU<S>{}, Conv<S>(2, 3), ReLU<S>{});
   std::mt19937_64 engine(seed);
   initialize_normal(net, engine, 0.1);
   return net;
@@ -220,7 +220,7 @@ TEST_CASE("weights alone: saved, loaded into a fresh model for synthesis, refuse
   CHECK(same_parameters(model, fresh));
 
   // Another architecture, another scalar type.
-  EnergyModel other(Shape{1, 8, 8}, Conv<double>(5, 3, 1, 1), ReLU<double>{}, Conv<double>(2, 3, 1, 0), ReLU<double>{});
+  EnergyModel other(Shape{1, 8, 8}, Conv<double>(5, 3).padding(1), ReLU<double>{}, Conv<double>(2, 3), ReLU<double>{});
   CHECK_THROWS_WITH(io::load_weights(other, dir.file("w.safetensors")),
                     Catch::Contains("w.safetensors") && Catch::Contains("another model"));
   auto single = make_net<float>(6);

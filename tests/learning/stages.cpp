@@ -19,8 +19,8 @@ namespace {
 using Net = EnergyModel<Conv<double>, ReLU<double>, Conv<double>, ReLU<double>, Conv<double>, ReLU<double>>;
 
 Net make_net() {
-  return Net(Shape{1, 10, 10}, Conv<double>(4, 3, 1, 1), ReLU<double>{}, Conv<double>(3, 3, 1, 1), ReLU<double>{},
-             Conv<double>(2, 3, 1, 0), ReLU<double>{});
+  return Net(Shape{1, 10, 10}, Conv<double>(4, 3).padding(1), ReLU<double>{}, Conv<double>(3, 3).padding(1), ReLU<double>{},
+             Conv<double>(2, 3), ReLU<double>{});
 }
 
 Batch<double> observed_images(std::mt19937_64& engine) {

@@ -6,7 +6,7 @@
 #include <random>
 #include <vector>
 
-#include <gconvnet/learning/channel_means.hpp>
+#include <gconvnet/core/channel_means.hpp>
 #include <gconvnet/learning/mle_learner.hpp>
 
 #include "learning_helpers.hpp"
@@ -17,9 +17,9 @@ using namespace learning_test;
 TEST_CASE("MLE on a gravel crop lowers the observed/synthesized activation-frequency mismatch", "[mle][texture][slow]") {
   using S = float;
   Batch<S> observed = as_batch(crop(gravel_crop<S>(), 0, 0, 32, 32));
-  subtract_channel_means(observed);  // 0–255 minus the mean, as the release code
+  subtract_channel_means(observed, channel_means(observed));  // 0–255 minus the mean, as the release code
 
-  EnergyModel model(Shape{1, 32, 32}, Conv<S>(16, 7, 2, 2), ReLU<S>{}, Conv<S>(8, 3, 1, 1), ReLU<S>{});
+  EnergyModel model(Shape{1, 32, 32}, Conv<S>(16, 7).stride(2).padding(2), ReLU<S>{}, Conv<S>(8, 3).padding(1), ReLU<S>{});
   std::mt19937_64 engine(1);
   // The release code's N(0, 0.01²) weights, with biases −1: a threshold that keeps the units silent
   // on the initial (near-zero) chains but not on the observed image, so learning has a mismatch to remove.

@@ -125,7 +125,7 @@ private:
 
 /// Warms up every entry point twice, then counts the allocations of a third round, one entry point at a time.
 template <class Model>
-void check_no_allocation(Model& model, Index batch, std::mt19937_64& engine) {
+void check_no_allocation(const Model& model, Index batch, std::mt19937_64& engine) {  // the const queries
   using S = typename Model::Scalar;
   const Batch<S> x = ref::random_batch<S>(model.input_shape(), batch, engine);
   Vector<S> scores;
@@ -185,8 +185,8 @@ TEST_CASE("The allocation counter sees malloc, operator new and Eigen's allocati
 
 TEST_CASE("Repeated calls with the same batch size keep their output buffers", "[model][allocation]") {
   std::mt19937_64 engine(801);
-  EnergyModel model(Shape{3, 16, 14}, Conv<double>(6, 5, 2, 2), ReLU<double>{}, MaxPool<double>(2),
-                    Conv<double>(4, 3, 1, 1), ReLU<double>{});
+  EnergyModel model(Shape{3, 16, 14}, Conv<double>(6, 5).stride(2).padding(2), ReLU<double>{}, MaxPool<double>(2),
+                    Conv<double>(4, 3).padding(1), ReLU<double>{});
   mt::randomize(model, engine, 0.3, 0.2);
   const Batch<double> x = ref::random_batch<double>(model.input_shape(), 3, engine);
   Vector<double> scores;
@@ -227,8 +227,8 @@ TEST_CASE("Repeated hot-path calls allocate nothing: ReLU and max-pooling model,
   }
   const OmpThreads two(2);
   std::mt19937_64 engine(802);
-  EnergyModel model(Shape{3, 16, 14}, Conv<double>(6, 5, 2, 2), ReLU<double>{}, MaxPool<double>(2),
-                    Conv<double>(4, 3, 1, 1), ReLU<double>{});
+  EnergyModel model(Shape{3, 16, 14}, Conv<double>(6, 5).stride(2).padding(2), ReLU<double>{}, MaxPool<double>(2),
+                    Conv<double>(4, 3).padding(1), ReLU<double>{});
   mt::randomize(model, engine, 0.3, 0.2);
   check_no_allocation(model, 3, engine);
 }
@@ -271,8 +271,8 @@ TEST_CASE("Repeated hot-path calls allocate nothing with one thread: Conv models
   }
   const OmpThreads one(1);
   std::mt19937_64 engine(805);
-  EnergyModel model(Shape{3, 16, 14}, Conv<double>(6, 5, 2, 2), ReLU<double>{}, MaxPool<double>(2),
-                    Conv<double>(4, 3, 1, 1), ReLU<double>{});
+  EnergyModel model(Shape{3, 16, 14}, Conv<double>(6, 5).stride(2).padding(2), ReLU<double>{}, MaxPool<double>(2),
+                    Conv<double>(4, 3).padding(1), ReLU<double>{});
   mt::randomize(model, engine, 0.3, 0.2);
   check_no_allocation(model, 3, engine);
   DynamicModel<float> dyn(Shape{3, 24, 24},

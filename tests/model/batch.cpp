@@ -17,7 +17,7 @@ using PoolNet = EnergyModel<Conv<S>, ReLU<S>, MaxPool<S>, Conv<S>, ReLU<S>>;
 
 template <class S>
 PoolNet<S> pool_net() {
-  return PoolNet<S>(Shape{3, 16, 14}, Conv<S>(6, 5, 2, 2), ReLU<S>{}, MaxPool<S>(2), Conv<S>(4, 3, 1, 1), ReLU<S>{});
+  return PoolNet<S>(Shape{3, 16, 14}, Conv<S>(6, 5).stride(2).padding(2), ReLU<S>{}, MaxPool<S>(2), Conv<S>(4, 3).padding(1), ReLU<S>{});
 }
 
 }  // namespace

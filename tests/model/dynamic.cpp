@@ -19,7 +19,7 @@ const Shape shape{3, 20, 18};
 const char* const spec = "conv:6:5:2:2,relu,maxpool:3:2,conv:4:3:1:1,softplus,fc:3,relu";
 
 auto static_model() {
-  return EnergyModel(shape, Conv<double>(6, 5, 2, 2), ReLU<double>{}, MaxPool<double>(3, 2), Conv<double>(4, 3, 1, 1),
+  return EnergyModel(shape, Conv<double>(6, 5).stride(2).padding(2), ReLU<double>{}, MaxPool<double>(3, 2), Conv<double>(4, 3).padding(1),
                      Softplus<double>{}, Conv<double>::fully_connected(3), ReLU<double>{});
 }
 

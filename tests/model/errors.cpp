@@ -64,33 +64,33 @@ TEST_CASE("An empty batch or an empty input shape is refused", "[model][error]")
                                                          Contains("argument 'images' is empty") && Contains("3x8x8x0"));
   REQUIRE_ERROR(net.score(Batch<double>()), Contains("EnergyModel::score: ") && Contains("argument 'images' is empty"));
   REQUIRE_ERROR((EnergyModel(Shape{0, 8, 8}, Conv<double>(4, 3), ReLU<double>{})),
-                Contains("EnergyModel::configure: ") && Contains("argument 'input_shape' is empty (0x8x8)"));
+                Contains("EnergyModel::EnergyModel: ") && Contains("argument 'input_shape' is empty (0x8x8)"));
   REQUIRE_ERROR(DynamicModel<double>(Shape{3, 8, 8}, {}),
                 Contains("DynamicModel::DynamicModel") && Contains("argument 'layers' is empty") &&
                     Contains("expected at least one layer"));
 }
 
 TEST_CASE("A Conv declared for other in_channels is refused when the model is built", "[model][error]") {
-  REQUIRE_ERROR((EnergyModel(Shape{1, 8, 8}, Conv<double>(4, 3, 1, 0, 3), ReLU<double>{})),
-                Contains("EnergyModel::configure: layer 0 (Conv 4 3x3 stride 1 pad 0)") &&
+  REQUIRE_ERROR((EnergyModel(Shape{1, 8, 8}, Conv<double>(4, 3).in_channels(3), ReLU<double>{})),
+                Contains("EnergyModel::EnergyModel: layer 0 (Conv 4 3x3 stride 1 pad 0)") &&
                     Contains("Conv::configure: argument 'input' has 1 channels, layer expects 3"));
   // in the second conv: its input is the 4 maps of the first
-  REQUIRE_ERROR((EnergyModel(Shape{3, 8, 8}, Conv<double>(4, 3, 1, 0, 3), ReLU<double>{}, Conv<double>(2, 3, 1, 0, 5))),
+  REQUIRE_ERROR((EnergyModel(Shape{3, 8, 8}, Conv<double>(4, 3).in_channels(3), ReLU<double>{}, Conv<double>(2, 3).in_channels(5))),
                 Contains("layer 2") && Contains("has 4 channels, layer expects 5"));
 }
 
 TEST_CASE("A kernel larger than the padded input is refused, naming the layer", "[model][error]") {
   // 10×10 → conv 5, stride 2 → 3×3 → conv 4 with padding 0 does not fit
-  REQUIRE_ERROR((EnergyModel(Shape{2, 10, 10}, Conv<double>(4, 5, 2), ReLU<double>{}, Conv<double>(3, 4), ReLU<double>{})),
-                Contains("EnergyModel::configure: layer 2 (Conv 3 4x4 stride 1 pad 0)") &&
+  REQUIRE_ERROR((EnergyModel(Shape{2, 10, 10}, Conv<double>(4, 5).stride(2), ReLU<double>{}, Conv<double>(3, 4), ReLU<double>{})),
+                Contains("EnergyModel::EnergyModel: layer 2 (Conv 3 4x4 stride 1 pad 0)") &&
                     Contains("kernel 4x4 is larger than the padded input 3x3") && Contains("input 4x3x3"));
   REQUIRE_ERROR(DynamicModel<double>(Shape{2, 10, 10}, parse_layers<double>("conv:4:3,maxpool:9")),
-                Contains("DynamicModel::configure: layer 1 (MaxPool 9x9 stride 9)") &&
+                Contains("DynamicModel::DynamicModel: layer 1 (MaxPool 9x9 stride 9)") &&
                     Contains("kernel 9x9 is larger than the input 4x8x8"));
 }
 
 TEST_CASE("Zero stride and zero filters are refused, in code and in a layer spec", "[model][error]") {
-  REQUIRE_ERROR(Conv<float>(8, 3, 0), Contains("Conv::Conv: argument 'stride' is 0, expected >= 1"));
+  REQUIRE_ERROR(Conv<float>(8, 3).stride(0), Contains("Conv::stride: argument 'stride' is 0, expected >= 1"));
   REQUIRE_ERROR(Conv<float>(0, 3), Contains("Conv::Conv: argument 'filters' is 0, expected >= 1"));
   REQUIRE_ERROR(parse_layers<double>("conv:8:3:0,relu"),
                 Contains("parse_layers: argument 'spec': item 'conv:8:3:0'") && Contains("'stride' is 0"));

@@ -40,7 +40,7 @@ void check_gradients(Model& model, Index batch, std::mt19937_64& engine) {
 
 TEST_CASE("ReLU ConvNet gradients (image and parameters) pass the finite-difference checker", "[model][gradient]") {
   std::mt19937_64 engine(401);
-  EnergyModel model(Shape{3, 14, 12}, Conv<double>(6, 5, 2, 2), ReLU<double>{}, Conv<double>(4, 3, 1, 1),
+  EnergyModel model(Shape{3, 14, 12}, Conv<double>(6, 5).stride(2).padding(2), ReLU<double>{}, Conv<double>(4, 3).padding(1),
                     ReLU<double>{});
   mt::randomize(model, engine, 0.3, 0.2);
   check_gradients(model, 2, engine);
@@ -48,7 +48,7 @@ TEST_CASE("ReLU ConvNet gradients (image and parameters) pass the finite-differe
 
 TEST_CASE("Max-pooling ConvNet gradients pass the finite-difference checker", "[model][gradient][maxpool]") {
   std::mt19937_64 engine(402);
-  EnergyModel model(Shape{2, 15, 15}, Conv<double>(5, 3, 1, 1), ReLU<double>{}, MaxPool<double>(3, 2),
+  EnergyModel model(Shape{2, 15, 15}, Conv<double>(5, 3).padding(1), ReLU<double>{}, MaxPool<double>(3, 2),
                     Conv<double>(3, 3), ReLU<double>{});
   mt::randomize(model, engine, 0.3, 0.2);
   check_gradients(model, 2, engine);

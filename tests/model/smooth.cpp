@@ -17,7 +17,7 @@ const Shape shape{2, 12, 10};
 
 TEST_CASE("Softplus model: B from top_down equals df/dI by finite differences", "[model][softplus][gradient]") {
   std::mt19937_64 engine(301);
-  EnergyModel model(shape, Conv<double>(5, 3, 1, 1), Softplus<double>{}, Conv<double>(3, 3, 2, 0), Softplus<double>{});
+  EnergyModel model(shape, Conv<double>(5, 3).padding(1), Softplus<double>{}, Conv<double>(3, 3).stride(2), Softplus<double>{});
   mt::randomize(model, engine, 0.3, 0.2);
   const Batch<double> x = ref::random_batch<double>(shape, 2, engine);
   const Reconstruction<double> rec = model.top_down(model.bottom_up(x));
@@ -52,8 +52,8 @@ TEST_CASE("Softplus model: B from top_down equals df/dI by finite differences", 
 TEST_CASE("Softplus model: f = alpha + <I, B> does NOT hold, while the same ReLU model satisfies it",
           "[model][softplus][theorem1]") {
   std::mt19937_64 engine(302);
-  EnergyModel smooth(shape, Conv<double>(5, 3, 1, 1), Softplus<double>{}, Conv<double>(3, 3, 2, 0), Softplus<double>{});
-  EnergyModel relu(shape, Conv<double>(5, 3, 1, 1), ReLU<double>{}, Conv<double>(3, 3, 2, 0), ReLU<double>{});
+  EnergyModel smooth(shape, Conv<double>(5, 3).padding(1), Softplus<double>{}, Conv<double>(3, 3).stride(2), Softplus<double>{});
+  EnergyModel relu(shape, Conv<double>(5, 3).padding(1), ReLU<double>{}, Conv<double>(3, 3).stride(2), ReLU<double>{});
   mt::randomize(smooth, engine, 0.3, 0.2);
   mt::copy_parameters(smooth, relu);
   const Batch<double> x = ref::random_batch<double>(shape, 3, engine);

@@ -25,7 +25,7 @@ TEST_CASE("Theorem 1 holds for random two-layer ReLU ConvNets at several sizes a
   };
   for (const auto& c : cases) {
     CAPTURE(to_string(c.shape));
-    EnergyModel model(c.shape, Conv<double>(c.f1, c.k1, c.s1, c.p1), ReLU<double>{}, Conv<double>(c.f2, c.k2),
+    EnergyModel model(c.shape, Conv<double>(c.f1, c.k1).stride(c.s1).padding(c.p1), ReLU<double>{}, Conv<double>(c.f2, c.k2),
                       ReLU<double>{});
     mt::randomize(model, engine, 0.3, 0.2);
     const double on = mt::check_theorem1(model, 3, engine);
@@ -39,15 +39,15 @@ TEST_CASE("Theorem 1 holds with max pooling (switches are part of the pattern)",
   for (const auto& [shape, pool_kernel, pool_stride] :
        std::vector<std::tuple<Shape, Index, Index>>{{{3, 16, 16}, 2, 2}, {{2, 17, 13}, 3, 2}, {{1, 14, 18}, 2, 3}}) {
     CAPTURE(to_string(shape), pool_kernel, pool_stride);
-    EnergyModel model(shape, Conv<double>(5, 3, 1, 1), ReLU<double>{}, MaxPool<double>(pool_kernel, pool_stride),
-                      Conv<double>(4, 3, 1, 1), ReLU<double>{});
+    EnergyModel model(shape, Conv<double>(5, 3).padding(1), ReLU<double>{}, MaxPool<double>(pool_kernel, pool_stride),
+                      Conv<double>(4, 3).padding(1), ReLU<double>{});
     mt::randomize(model, engine, 0.3, 0.2);
     const double on = mt::check_theorem1(model, 2, engine);
     CHECK(on > 0.05);
     CHECK(on < 0.95);
   }
   // pooling before the nonlinearity, and a linear fully connected top layer
-  EnergyModel model(Shape{3, 15, 11}, Conv<double>(6, 4, 1, 2), MaxPool<double>(3, 2), ReLU<double>{},
+  EnergyModel model(Shape{3, 15, 11}, Conv<double>(6, 4).padding(2), MaxPool<double>(3, 2), ReLU<double>{},
                     Conv<double>::fully_connected(3));
   mt::randomize(model, engine, 0.3, 0.2);
   mt::check_theorem1(model, 3, engine);
@@ -73,7 +73,7 @@ TEST_CASE("Theorem 1 holds for DynamicModel built from layer specs", "[model][th
 
 TEST_CASE("Theorem 1 holds when depth < num_layers, and the inactive layers do not matter", "[model][theorem1][depth]") {
   std::mt19937_64 engine(104);
-  EnergyModel model(Shape{2, 18, 18}, Conv<double>(5, 5, 2, 2), ReLU<double>{}, Conv<double>(4, 3, 1, 1),
+  EnergyModel model(Shape{2, 18, 18}, Conv<double>(5, 5).stride(2).padding(2), ReLU<double>{}, Conv<double>(4, 3).padding(1),
                     ReLU<double>{}, Conv<double>(3, 3), ReLU<double>{});
   mt::randomize(model, engine, 0.3, 0.2);
   for (Index depth : {2, 4, 3, 5, 1, 6}) {
@@ -87,7 +87,7 @@ TEST_CASE("Theorem 1 holds when depth < num_layers, and the inactive layers do n
 
   // depth 2 of this model scores like the two-layer model with the same first two layers
   model.set_depth(2);
-  EnergyModel two(Shape{2, 18, 18}, Conv<double>(5, 5, 2, 2), ReLU<double>{});
+  EnergyModel two(Shape{2, 18, 18}, Conv<double>(5, 5).stride(2).padding(2), ReLU<double>{});
   auto all = model.parameters();
   auto first = two.parameters();
   for (std::size_t i = 0; i < first.size(); ++i) first[i].vector() = all[i].vector();

@@ -110,8 +110,8 @@ TEST_CASE("The Winograd path allocates nothing per Langevin step, one and two th
 #ifdef _OPENMP
       omp_set_num_threads(threads);
 #endif
-      EnergyModel model(Shape{3, size, size}, Conv<float>(100, 15, 3, 2), ReLU<float>{}, Conv<float>(64, 5, 1, 2),
-                        ReLU<float>{}, Conv<float>(30, 3, 1, 2), ReLU<float>{});
+      EnergyModel model(Shape{3, size, size}, Conv<float>(100, 15).stride(3).padding(2), ReLU<float>{}, Conv<float>(64, 5).padding(2),
+                        ReLU<float>{}, Conv<float>(30, 3).padding(2), ReLU<float>{});
       REQUIRE(model.layer<0>().active_algorithm() == ConvAlgorithm::winograd);
       REQUIRE(model.layer<2>().active_algorithm() == ConvAlgorithm::winograd);
       REQUIRE(model.layer<4>().active_algorithm() == ConvAlgorithm::winograd);

@@ -125,7 +125,7 @@ struct FastResult {
 template <class S>
 FastResult<S> run_fast(const Case& cc, const Weights& w, const Vector<double>& b, const Batch<double>& x,
                        const Batch<double>& dy, int m) {
-  Conv<S> conv(cc.filters, cc.kernel, cc.stride, cc.padding);
+  auto conv = Conv<S>(cc.filters, cc.kernel).stride(cc.stride).padding(cc.padding);
   const Shape out = conv.configure(cc.input);
   conv.weights() = w.cast<S>();
   conv.bias() = b.cast<S>();
@@ -200,7 +200,7 @@ TEST_CASE("Conv on the Winograd path equals naive loops and im2col in double", "
     const Weights gw_ref = naive_weight_gradient(x, dy, cc.kernel, cc.stride, cc.padding);
 
     // the im2col path (the reference implementation) agrees with the loops
-    Conv<double> im2col(cc.filters, cc.kernel, cc.stride, cc.padding);
+    auto im2col = Conv<double>(cc.filters, cc.kernel).stride(cc.stride).padding(cc.padding);
     im2col.configure(cc.input);
     im2col.set_algorithm(ConvAlgorithm::im2col);
     im2col.weights() = w;
@@ -263,7 +263,7 @@ TEST_CASE("Conv on the Winograd path agrees with the naive loops in float", "[pe
 }
 
 TEST_CASE("The Winograd path is chosen by shape and can be switched", "[perf_paths][winograd]") {
-  Conv<float> conv(64, 5, 1, 2);
+  auto conv = Conv<float>(64, 5).padding(2);
   conv.configure(Shape{100, 72, 72});
   CHECK(conv.algorithm() == ConvAlgorithm::automatic);
   CHECK(conv.active_algorithm() == ConvAlgorithm::winograd);
@@ -273,7 +273,7 @@ TEST_CASE("The Winograd path is chosen by shape and can be switched", "[perf_pat
   CHECK(conv.active_algorithm() == ConvAlgorithm::winograd);
   // kernels without a supported polyphase form stay on im2col, even when Winograd is asked for
   for (auto [k, s] : std::vector<std::pair<Index, Index>>{{4, 1}, {2, 1}, {3, 2}, {1, 1}, {8, 2}}) {
-    Conv<float> c(3, k, s, 1);
+    auto c = Conv<float>(3, k).stride(s).padding(1);
     c.configure(Shape{2, 16, 16});
     c.set_algorithm(ConvAlgorithm::winograd);
     CHECK(c.active_algorithm() == ConvAlgorithm::im2col);
@@ -291,7 +291,7 @@ TEST_CASE("The Winograd path gives bit-identical results with 1 and 2 threads", 
   // enough tiles for several chunks per thread, and a small problem
   for (const Case& cc : {Case{{8, 40, 37}, 16, 5, 1, 2, 3}, Case{{3, 50, 47}, 8, 15, 3, 2, 2}, Case{{4, 9, 9}, 5, 3, 1, 1, 1}}) {
     CAPTURE(to_string(cc.input), cc.kernel, cc.stride);
-    Conv<float> conv(cc.filters, cc.kernel, cc.stride, cc.padding);
+    auto conv = Conv<float>(cc.filters, cc.kernel).stride(cc.stride).padding(cc.padding);
     const Shape out = conv.configure(cc.input);
     conv.set_algorithm(ConvAlgorithm::winograd);
     fill_normal(conv.weights(), engine);
@@ -322,8 +322,8 @@ TEST_CASE("The Winograd path gives bit-identical results with 1 and 2 threads", 
 TEST_CASE("Theorem 1 holds on the paper's net with every convolution on the fast path", "[perf_paths][theorem1]") {
   // conv 3→100 15×15 s3 p2, ReLU, 100→64 5×5 p2, ReLU, 64→30 3×3 p2, ReLU on 3×35×32 images.
   auto net = [] {
-    return EnergyModel(Shape{3, 35, 32}, Conv<double>(100, 15, 3, 2), ReLU<double>{}, Conv<double>(64, 5, 1, 2),
-                       ReLU<double>{}, Conv<double>(30, 3, 1, 2), ReLU<double>{});
+    return EnergyModel(Shape{3, 35, 32}, Conv<double>(100, 15).stride(3).padding(2), ReLU<double>{}, Conv<double>(64, 5).padding(2),
+                       ReLU<double>{}, Conv<double>(30, 3).padding(2), ReLU<double>{});
   };
   auto fast = net();
   auto slow = net();
@@ -394,7 +394,8 @@ TEST_CASE("Weights changed in place between calls are seen by the kept filter tr
   std::mt19937_64 engine(6);
   for (const Case& cc : {Case{{3, 11, 10}, 4, 5, 1, 2, 2}, Case{{2, 20, 17}, 3, 9, 3, 1, 1}}) {
     CAPTURE(to_string(cc.input), cc.kernel, cc.stride);
-    Conv<double> fast(cc.filters, cc.kernel, cc.stride, cc.padding), slow(cc.filters, cc.kernel, cc.stride, cc.padding);
+    auto fast = Conv<double>(cc.filters, cc.kernel).stride(cc.stride).padding(cc.padding);
+    auto slow = Conv<double>(cc.filters, cc.kernel).stride(cc.stride).padding(cc.padding);
     const Shape out = fast.configure(cc.input);
     slow.configure(cc.input);
     fast.set_algorithm(ConvAlgorithm::winograd);

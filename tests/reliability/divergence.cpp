@@ -25,7 +25,7 @@ namespace {
 using Model = EnergyModel<Conv<float>, ReLU<float>, Conv<float>, ReLU<float>>;  // stages: depth 2, depth 4
 
 Model small_model(std::uint64_t seed = 7) {
-  Model model(Shape{1, 8, 8}, Conv<float>(3, 3, 1, 1), ReLU<float>{}, Conv<float>(2, 3, 1, 1), ReLU<float>{});
+  Model model(Shape{1, 8, 8}, Conv<float>(3, 3).padding(1), ReLU<float>{}, Conv<float>(2, 3).padding(1), ReLU<float>{});
   std::mt19937_64 engine(seed);
   initialize_normal(model, engine, 0.1);
   return model;

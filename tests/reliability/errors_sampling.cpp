@@ -18,7 +18,7 @@ namespace {
 using Model = EnergyModel<Conv<double>, ReLU<double>>;
 
 Model tiny_model() {
-  Model model(Shape{1, 6, 6}, Conv<double>(2, 3, 1, 1), ReLU<double>{});
+  Model model(Shape{1, 6, 6}, Conv<double>(2, 3).padding(1), ReLU<double>{});
   std::mt19937_64 engine(1);
   initialize_normal(model, engine, 0.2);
   return model;

@@ -118,8 +118,8 @@ TEST_CASE("the samplers allocate nothing after the first call with a workspace",
   }
   CHECK(gconvnet::test::stop_counting_allocations() == 1);
 
-  EnergyModel model(Shape{3, 12, 12}, Conv<float>(6, 5, 2, 2), ReLU<float>{}, MaxPool<float>(2),
-                    Conv<float>(4, 3, 1, 1), ReLU<float>{});
+  EnergyModel model(Shape{3, 12, 12}, Conv<float>(6, 5).stride(2).padding(2), ReLU<float>{}, MaxPool<float>(2),
+                    Conv<float>(4, 3).padding(1), ReLU<float>{});
   std::mt19937_64 engine(1);
   initialize_normal(model, engine, 0.1);
   Batch<float> x = gconvnet::test::noise_chains<float>(model.input_shape(), 4, engine);

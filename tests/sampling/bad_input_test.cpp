@@ -13,7 +13,7 @@ using Catch::Matchers::Message;
 namespace {
 
 auto tiny_model() {
-  EnergyModel model(Shape{1, 6, 6}, Conv<double>(2, 3, 1, 1), ReLU<double>{});
+  EnergyModel model(Shape{1, 6, 6}, Conv<double>(2, 3).padding(1), ReLU<double>{});
   std::mt19937_64 engine(1);
   initialize_normal(model, engine, 0.2);
   return model;

@@ -41,8 +41,8 @@ std::pair<double, double> time_ms(int reps, F&& f) {
 
 TEST_CASE("bench: one Langevin step of the texture net at 224x224", "[.bench]") {
   // conv 3→100 15×15 stride 3 pad 2, ReLU; conv 100→64 5×5 pad 2, ReLU; conv 64→30 3×3 pad 2, ReLU.
-  EnergyModel model(Shape{3, 224, 224}, Conv<float>(100, 15, 3, 2), ReLU<float>{}, Conv<float>(64, 5, 1, 2),
-                    ReLU<float>{}, Conv<float>(30, 3, 1, 2), ReLU<float>{});
+  EnergyModel model(Shape{3, 224, 224}, Conv<float>(100, 15).stride(3).padding(2), ReLU<float>{}, Conv<float>(64, 5).padding(2),
+                    ReLU<float>{}, Conv<float>(30, 3).padding(2), ReLU<float>{});
   std::mt19937_64 engine(1);
   initialize_normal(model, engine, 0.01);
   int threads = 1;

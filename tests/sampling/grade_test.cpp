@@ -193,7 +193,7 @@ TEST_CASE("GRADE on signed random multi-layer models: converged chains are auto-
 }
 
 TEST_CASE("GRADE stops at its step budget and reports it", "[sampling][grade]") {
-  EnergyModel model(Shape{1, 6, 6}, Conv<double>(3, 3, 1, 1), ReLU<double>{});
+  EnergyModel model(Shape{1, 6, 6}, Conv<double>(3, 3).padding(1), ReLU<double>{});
   std::mt19937_64 engine(3);
   initialize_normal(model, engine, 0.5, 0.1);
   Batch<double> x = gconvnet::test::noise_chains<double>(model.input_shape(), 3, engine);

@@ -16,7 +16,7 @@ bool bit_identical(const Batch<S>& a, const Batch<S>& b) {
 
 template <class S>
 auto small_model(std::uint64_t seed) {
-  EnergyModel model(Shape{2, 8, 8}, Conv<S>(4, 3, 1, 1), ReLU<S>{}, MaxPool<S>(2), Conv<S>(3, 3, 1, 1), ReLU<S>{});
+  EnergyModel model(Shape{2, 8, 8}, Conv<S>(4, 3).padding(1), ReLU<S>{}, MaxPool<S>(2), Conv<S>(3, 3).padding(1), ReLU<S>{});
   std::mt19937_64 engine(seed);
   initialize_normal(model, engine, 0.3, 0.05);
   return model;
@@ -185,4 +185,34 @@ TEST_CASE("fill_standard_normal: N(0, 1) by moments, tails and a chi-square hist
   CHECK(u.minCoeff() >= 0.0);
   CHECK(u.maxCoeff() < 1.0);
   CHECK(std::abs(u.mean() - 0.5) <= 4 * std::sqrt(1.0 / (12 * 100000.0)));
+}
+
+TEST_CASE("every langevin overload returns its LangevinReport, the same for the same engine state",
+          "[sampling][langevin]") {
+  EnergyModel model(Shape{1, 6, 6}, Conv<double>(2, 3).padding(1), ReLU<double>{});
+  std::mt19937_64 init(11);
+  initialize_normal(model, init, 0.2);
+  const auto& cm = model;  // the samplers take the model by const reference
+  std::mt19937_64 start(12);
+  const Batch<double> x0 = gconvnet::test::noise_chains<double>(model.input_shape(), 3, start);
+  for (const bool metropolis : {false, true}) {
+    CAPTURE(metropolis);
+    const LangevinOptions options{0.3, 4, 1.0, metropolis};
+    Batch<double> a = x0, b = x0, c = x0;
+    std::mt19937_64 ea(13), eb(13), ec(13);
+    LangevinWorkspace<double> wa, wb;
+    Index observed = 0;
+    const LangevinReport ra = langevin(cm, a, options, ea, wa, [&](const SamplerDiagnostics&) { ++observed; });
+    const LangevinReport rb = langevin(cm, b, options, eb, wb);
+    const LangevinReport rc = langevin(cm, c, options, ec);
+    CHECK(observed == 5);  // the chains as given, then after each of the 4 steps
+    for (const LangevinReport* r : {&ra, &rb, &rc}) {
+      CHECK(r->steps == 4);
+      CHECK(r->proposals == (metropolis ? 12 : 0));
+      CHECK(r->accepted == ra.accepted);
+    }
+    CHECK(wb.report.accepted == rb.accepted);  // and left in the workspace
+    CHECK(as_vector(a) == as_vector(b));
+    CHECK(as_vector(b) == as_vector(c));
+  }
 }

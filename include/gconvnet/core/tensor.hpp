@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <ostream>
 #include <string>
+#include <type_traits>
 
 #include <Eigen/Core>
 #include <unsupported/Eigen/CXX11/Tensor>
@@ -144,6 +145,25 @@ template <class S, int R>
 Eigen::Map<const Vector<S>> as_vector(const Eigen::Tensor<S, R, Eigen::ColMajor>& t) {
   return Eigen::Map<const Vector<S>>(t.data(), t.size());
 }
+
+namespace detail {
+
+/// Stops compilation with one static_assert line naming both scalar types, where a model or sampler
+/// over ModelScalar is given images of ImageScalar (the overloads that catch this call it).
+template <class ModelScalar, class ImageScalar>
+constexpr void scalar_mismatch() {
+  constexpr bool float_double = std::is_same_v<ModelScalar, float> && std::is_same_v<ImageScalar, double>;
+  constexpr bool double_float = std::is_same_v<ModelScalar, double> && std::is_same_v<ImageScalar, float>;
+  static_assert(!float_double, "gconvnet: the images' scalar type (double) differs from the model's Scalar (float): "
+                               "convert them with .cast<float>()");
+  static_assert(!double_float, "gconvnet: the images' scalar type (float) differs from the model's Scalar (double): "
+                               "convert them with .cast<double>()");
+  static_assert(float_double || double_float || std::is_same_v<ModelScalar, ImageScalar>,
+                "gconvnet: the images' scalar type differs from the model's Scalar: convert them with "
+                ".cast<Model::Scalar>()");
+}
+
+}  // namespace detail
 
 /// True when every entry is finite.
 template <class S, int R>

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cassert>
 #include <string>
+#include <utility>
 
 #include "gconvnet/core/error.hpp"
 #include "gconvnet/core/tensor.hpp"
@@ -41,22 +42,46 @@ public:
   /// Kernel extent meaning "the whole (padded) input".
   static constexpr Index whole_input = -1;
 
-  /// requires: filters ≥ 1, kernel ≥ 1 (or whole_input), stride ≥ 1, padding ≥ 0;
-  /// in_channels ≥ 1 checks the input, 0 infers it. Throws Error otherwise.
-  explicit Conv(Index filters, Index kernel, Index stride = 1, Index padding = 0, Index in_channels = 0)
-      : filters_(filters), kernel_h_(kernel), kernel_w_(kernel), stride_(stride), padding_(padding),
-        declared_channels_(in_channels) {
+  /// K = `filters` filters of kernel × kernel, stride 1, no padding, input channels inferred; the
+  /// named setters below change that:  Conv<float>(64, 5).stride(2).padding(2).
+  /// requires: filters ≥ 1, kernel ≥ 1 (or whole_input). throws: Error otherwise.
+  explicit Conv(Index filters, Index kernel) : filters_(filters), kernel_h_(kernel), kernel_w_(kernel) {
     detail::check(filters >= 1, "Conv::Conv", "argument 'filters' is ", filters, ", expected >= 1");
     detail::check(kernel >= 1 || kernel == whole_input, "Conv::Conv", "argument 'kernel' is ", kernel,
                   ", expected >= 1 (or Conv::whole_input)");
-    detail::check(stride >= 1, "Conv::Conv", "argument 'stride' is ", stride, ", expected >= 1");
-    detail::check(padding >= 0, "Conv::Conv", "argument 'padding' is ", padding, ", expected >= 0");
-    detail::check(in_channels >= 0, "Conv::Conv", "argument 'in_channels' is ", in_channels,
-                  ", expected >= 0 (0 = inferred)");
   }
 
   /// K filters each covering the whole input: the fully connected layer of the prototype model.
-  static Conv fully_connected(Index filters) { return Conv(filters, whole_input, 1, 0); }
+  static Conv fully_connected(Index filters) { return Conv(filters, whole_input); }
+
+  // Named options, chainable on a temporary (Conv<S>(K, k).stride(s).padding(p)) or on a variable.
+  // Each is set before the layer joins a model; once configured the layer's geometry is fixed.
+
+  /// The step s ≥ 1 between kernel positions. throws: Error for s < 1 or a configured layer.
+  Conv& stride(Index s) & {
+    check_unconfigured("Conv::stride");
+    detail::check(s >= 1, "Conv::stride", "argument 'stride' is ", s, ", expected >= 1");
+    stride_ = s;
+    return *this;
+  }
+  Conv&& stride(Index s) && { return std::move(stride(s)); }
+  /// Zero padding p ≥ 0 on every side of the input. throws: Error for p < 0 or a configured layer.
+  Conv& padding(Index p) & {
+    check_unconfigured("Conv::padding");
+    detail::check(p >= 0, "Conv::padding", "argument 'padding' is ", p, ", expected >= 0");
+    padding_ = p;
+    return *this;
+  }
+  Conv&& padding(Index p) && { return std::move(padding(p)); }
+  /// The input channels c ≥ 1 the layer expects (configure checks them), or 0 to take the input's.
+  /// throws: Error for c < 0 or a configured layer.
+  Conv& in_channels(Index c) & {
+    check_unconfigured("Conv::in_channels");
+    detail::check(c >= 0, "Conv::in_channels", "argument 'in_channels' is ", c, ", expected >= 0 (0 = inferred)");
+    declared_channels_ = c;
+    return *this;
+  }
+  Conv&& in_channels(Index c) && { return std::move(in_channels(c)); }
 
   static const char* name() { return "Conv"; }
 
@@ -162,11 +187,18 @@ public:
   Index kernel_width() const { return kw_; }
   Index stride() const { return stride_; }
   Index padding() const { return padding_; }
+  /// The declared input channels (0: inferred from the input).
+  Index in_channels() const { return declared_channels_; }
   const Shape& input_shape() const { return in_; }
   const Shape& output_shape() const { return out_; }
 
 private:
   Index patch_size() const { return in_.channels * kh_ * kw_; }
+
+  void check_unconfigured(const char* fn) const {
+    detail::check(kh_ == 0, fn, "the layer is already configured (", describe(),
+                  "), expected a layer not yet in a model: set its options before building the model");
+  }
 
   void choose_algorithm() {
     fast_ = detail::WinogradConv<S>();
@@ -241,7 +273,10 @@ private:
     });
   }
 
-  Index filters_, kernel_h_, kernel_w_, stride_, padding_, declared_channels_;
+  Index filters_, kernel_h_, kernel_w_;
+  Index stride_ = 1;
+  Index padding_ = 0;  // zero padding on every side
+  Index declared_channels_ = 0;
   Index kh_ = 0, kw_ = 0;
   Shape in_{}, out_{};
   Eigen::Tensor<S, 4, Eigen::ColMajor> weights_;

@@ -1,8 +1,8 @@
 // gconvnet/learning/mle_learner.hpp — maximum likelihood learning (Algorithm 1, eq. 7.2–7.4) with
 // layer growing (Sec. 8).
 //
-//   EnergyModel model(Shape{1, 48, 48}, Conv<float>(32, 7, 2, 2), ReLU<float>{},
-//                                       Conv<float>(16, 3, 1, 1), ReLU<float>{});
+//   EnergyModel model(Shape{1, 48, 48}, Conv<float>(32, 7).stride(2).padding(2), ReLU<float>{},
+//                                       Conv<float>(16, 3).padding(1), ReLU<float>{});
 //   initialize_normal(model, engine, 0.01);
 //   MleLearner learner(model, observed, LearningOptions{}, seed);    // starts at stage 0: layers 0–1
 //   for (Index s = 0; s < learner.num_stages(); ++s) {

@@ -13,9 +13,9 @@ namespace gconvnet {
 /// {3, 5}. Layers before the first Conv belong to stage 0; a model without parameters has one stage.
 /// ensures: strictly increasing, last entry = model.num_layers().
 template <class Model>
-std::vector<Index> stage_depths(Model& model) {
+std::vector<Index> stage_depths(const Model& model) {
   std::vector<Index> starts;  // index of every parameterised layer
-  model.for_each_layer_all([&](Index l, auto& layer) {
+  model.for_each_layer_all([&](Index l, const auto& layer) {
     if (layer.parameter_blocks() > 0) starts.push_back(l);
   });
   std::vector<Index> depths;
@@ -24,9 +24,20 @@ std::vector<Index> stage_depths(Model& model) {
   return depths;
 }
 
+/// The index of the model's last layer with parameters (its top filter in a model grown under a fixed
+/// top), or −1 when no layer has parameters.
+template <class Model>
+Index top_layer(const Model& model) {
+  Index top = -1;
+  model.for_each_layer_all([&](Index l, const auto& layer) {
+    if (layer.parameter_blocks() > 0) top = l;
+  });
+  return top;
+}
+
 /// The stage whose depth is `depth` exactly, or −1 when `depth` is not a stage boundary.
 template <class Model>
-Index stage_of_depth(Model& model, Index depth) {
+Index stage_of_depth(const Model& model, Index depth) {
   const auto d = stage_depths(model);
   for (std::size_t s = 0; s < d.size(); ++s)
     if (d[s] == depth) return static_cast<Index>(s);

@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <string>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -40,26 +41,53 @@ public:
 
   static const char* model_name() { return "DynamicModel"; }
 
+  /// Calls f(index, layer) on the active layers, bottom-up (as EnergyModel's).
   template <class F>
   void for_each_layer(F&& f) {
-    for (Index l = 0; l < this->depth(); ++l) visit_one(f, l);
+    visit_layers(f, this->depth());
   }
+  template <class F>
+  void for_each_layer(F&& f) const {
+    visit_layers([&](Index l, auto& layer) { f(l, std::as_const(layer)); }, this->depth());
+  }
+  /// Calls f(index, layer) on the active layers, top-down.
   template <class F>
   void for_each_layer_reverse(F&& f) {
-    for (Index l = this->depth() - 1; l >= 0; --l) visit_one(f, l);
+    visit_layers_reverse(f, this->depth());
   }
   template <class F>
+  void for_each_layer_reverse(F&& f) const {
+    visit_layers_reverse([&](Index l, auto& layer) { f(l, std::as_const(layer)); }, this->depth());
+  }
+  /// Calls f(index, layer) on every layer, active or not, bottom-up.
+  template <class F>
   void for_each_layer_all(F&& f) {
-    for (Index l = 0; l < static_cast<Index>(layers_.size()); ++l) visit_one(f, l);
+    visit_layers(f, layer_count());
+  }
+  template <class F>
+  void for_each_layer_all(F&& f) const {
+    visit_layers([&](Index l, auto& layer) { f(l, std::as_const(layer)); }, layer_count());
   }
 
 private:
+  Index layer_count() const { return static_cast<Index>(layers_.size()); }
+
+  // For ModelBase: the first `limit` layers as mutable references (the layers keep the work buffers
+  // of the const queries).
   template <class F>
-  void visit_one(F& f, Index l) {
+  void visit_layers(F&& f, Index limit) const {
+    for (Index l = 0; l < limit; ++l) visit_one(f, l);
+  }
+  template <class F>
+  void visit_layers_reverse(F&& f, Index limit) const {
+    for (Index l = limit - 1; l >= 0; --l) visit_one(f, l);
+  }
+  template <class F>
+  void visit_one(F& f, Index l) const {
     std::visit([&](auto& layer) { f(l, layer); }, layers_[static_cast<std::size_t>(l)]);
   }
 
-  std::vector<AnyLayer<S>> layers_;
+  mutable std::vector<AnyLayer<S>> layers_;
 };
 
 /// Parses a layer list such as "conv:100:15:3:2,relu,conv:64:5:1:2,relu,maxpool:2,fc:1,softplus".
@@ -110,7 +138,9 @@ std::vector<AnyLayer<S>> parse_layers(const std::string& spec) {
     };
     if (kind == "conv") {
       arity(2, 4);
-      add([&] { return Conv<S>(nums[0], nums[1], nums.size() > 2 ? nums[2] : 1, nums.size() > 3 ? nums[3] : 0); });
+      add([&] {
+        return Conv<S>(nums[0], nums[1]).stride(nums.size() > 2 ? nums[2] : 1).padding(nums.size() > 3 ? nums[3] : 0);
+      });
     } else if (kind == "fc") {
       arity(1, 1);
       add([&] { return Conv<S>::fully_connected(nums[0]); });

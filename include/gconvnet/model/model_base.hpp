@@ -7,8 +7,10 @@
 //   top_down(δ) → B_{w,δ}, α_{w,δ} (eq. 6.7, 6.13–6.14), ∂f/∂I (= B_{w,δ(I)}, Theorem 1), and ∂f/∂w.
 // Only the first depth() layers are active: f sums the responses of layer depth()−1. Layer growing
 // (Sec. 8) raises the depth of a model declared with all its layers.
-// Buffers live in the model: repeated calls with the same batch size allocate nothing. A model is
-// therefore not safe to use from two threads at once; copy it instead.
+// Buffers live in the model: repeated calls with the same batch size allocate nothing. The queries
+// (score, energy, bottom_up, top_down, gradients, summary, …) are const — they never change the
+// parameters — but they reuse those buffers (mutable members), so a model is not safe to use from two
+// threads at once, const or not; copy it instead.
 #pragma once
 
 #include <cmath>
@@ -17,6 +19,7 @@
 #include <iomanip>
 #include <sstream>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -54,61 +57,61 @@ public:
   // --- score and energy -------------------------------------------------------------------------
 
   /// f(I_n; w) for every image of the batch (eq. 3.5).
-  Vector<S> score(const Batch<S>& x) {
+  Vector<S> score(const Batch<S>& x) const {
     Vector<S> out;
     score(x, out);
     return out;
   }
-  void score(const Batch<S>& x, Vector<S>& out) {
+  void score(const Batch<S>& x, Vector<S>& out) const {
     forward(x, "score");
     top_sums(out);
   }
-  S score(const Image<S>& x) { return score(as_batch(x))(0); }
+  S score(const Image<S>& x) const { return score(as_batch(x))(0); }
 
   /// U(I_n) = ‖I_n‖²/(2σ²) − f(I_n) for every image; requires σ > 0.
-  Vector<S> energy(const Batch<S>& x, S reference_sigma) {
+  Vector<S> energy(const Batch<S>& x, S reference_sigma) const {
     check_sigma(reference_sigma, "energy");
     Vector<S> f;
     forward(x, "energy");
     top_sums(f);
     return as_columns(x).colwise().squaredNorm().transpose() / (S(2) * reference_sigma * reference_sigma) - f;
   }
-  S energy(const Image<S>& x, S reference_sigma) { return energy(as_batch(x), reference_sigma)(0); }
+  S energy(const Image<S>& x, S reference_sigma) const { return energy(as_batch(x), reference_sigma)(0); }
 
   // --- representational structure ---------------------------------------------------------------
 
   /// The activation pattern δ(I_n; w) of every image, every active layer.
-  ActivationPattern<S> bottom_up(const Batch<S>& x) {
+  ActivationPattern<S> bottom_up(const Batch<S>& x) const {
     forward(x, "bottom_up");
     return pattern_;
   }
   /// The same into `pattern` (reuses its memory).
-  void bottom_up(const Batch<S>& x, ActivationPattern<S>& pattern) {
+  void bottom_up(const Batch<S>& x, ActivationPattern<S>& pattern) const {
     forward(x, "bottom_up");
     copy_pattern(pattern_, pattern);
   }
 
   /// B_{w,δ} and α_{w,δ} from the pattern alone (eq. 6.7, 6.13–6.14). Throws Error when the pattern
   /// was computed by another model, depth or input shape.
-  Reconstruction<S> top_down(const ActivationPattern<S>& pattern) {
+  Reconstruction<S> top_down(const ActivationPattern<S>& pattern) const {
     Reconstruction<S> r;
     top_down(pattern, r);
     return r;
   }
-  void top_down(const ActivationPattern<S>& pattern, Reconstruction<S>& r) {
+  void top_down(const ActivationPattern<S>& pattern, Reconstruction<S>& r) const {
     check_pattern(pattern, "top_down");
     backward(pattern, r.B, &r.alpha, true);
   }
 
   /// Hot path: f(I_n) into `scores` and ∂f/∂I_n = B_{w,δ(I_n)} into `gradient` (resized if needed).
   /// The pattern is left in last_pattern().
-  void score_and_gradient(const Batch<S>& x, Vector<S>& scores, Batch<S>& gradient) {
+  void score_and_gradient(const Batch<S>& x, Vector<S>& scores, Batch<S>& gradient) const {
     forward(x, "score_and_gradient");
     top_sums(scores);
     backward(pattern_, gradient, nullptr, true);
   }
   /// ∂f/∂I for one image.
-  Image<S> image_gradient(const Image<S>& x) {
+  Image<S> image_gradient(const Image<S>& x) const {
     Vector<S> s;
     Batch<S> g;
     forward(as_batch(x), "image_gradient");
@@ -121,67 +124,95 @@ public:
   const ActivationPattern<S>& last_pattern() const { return pattern_; }
 
   /// g += scale · Σ_n ∂f(I_n; w)/∂w, blocks as in parameters() (inactive layers untouched).
-  void accumulate_parameter_gradient(const Batch<S>& x, Gradients<S>& g, S scale = S(1)) {
+  void accumulate_parameter_gradient(const Batch<S>& x, Gradients<S>& g, S scale = S(1)) const {
     check_gradients(g, "accumulate_parameter_gradient");
     forward(x, "accumulate_parameter_gradient");
     accumulate_from_forward(g, scale);
   }
   /// The same, and f(I_n; w) of every image into `scores` from the same forward pass (bit for bit
   /// what score(x) returns): one forward pass where score() then accumulate_parameter_gradient() take two.
-  void accumulate_parameter_gradient(const Batch<S>& x, Gradients<S>& g, S scale, Vector<S>& scores) {
+  void accumulate_parameter_gradient(const Batch<S>& x, Gradients<S>& g, S scale, Vector<S>& scores) const {
     check_gradients(g, "accumulate_parameter_gradient");
     forward(x, "accumulate_parameter_gradient");
     top_sums(scores);
     accumulate_from_forward(g, scale);
   }
 
+  // Images of another scalar type (a float model given a double batch): one static_assert line
+  // naming both types (detail::scalar_mismatch) instead of a list of candidate overloads.
+  template <class T, std::enable_if_t<!std::is_same_v<T, S>, int> = 0>
+  Vector<S> score(const Batch<T>&) const { return detail::scalar_mismatch<S, T>(), Vector<S>(); }
+  template <class T, class Out, std::enable_if_t<!std::is_same_v<T, S>, int> = 0>
+  void score(const Batch<T>&, Out&&) const { detail::scalar_mismatch<S, T>(); }
+  template <class T, std::enable_if_t<!std::is_same_v<T, S>, int> = 0>
+  S score(const Image<T>&) const { return detail::scalar_mismatch<S, T>(), S(0); }
+  template <class T, std::enable_if_t<!std::is_same_v<T, S>, int> = 0>
+  Vector<S> energy(const Batch<T>&, S) const { return detail::scalar_mismatch<S, T>(), Vector<S>(); }
+  template <class T, std::enable_if_t<!std::is_same_v<T, S>, int> = 0>
+  S energy(const Image<T>&, S) const { return detail::scalar_mismatch<S, T>(), S(0); }
+  template <class T, std::enable_if_t<!std::is_same_v<T, S>, int> = 0>
+  ActivationPattern<S> bottom_up(const Batch<T>&) const {
+    return detail::scalar_mismatch<S, T>(), ActivationPattern<S>();
+  }
+  template <class T, class Out, std::enable_if_t<!std::is_same_v<T, S>, int> = 0>
+  void bottom_up(const Batch<T>&, Out&&) const { detail::scalar_mismatch<S, T>(); }
+  template <class T, class... Out, std::enable_if_t<!std::is_same_v<T, S>, int> = 0>
+  void score_and_gradient(const Batch<T>&, Out&&...) const { detail::scalar_mismatch<S, T>(); }
+  template <class T, std::enable_if_t<!std::is_same_v<T, S>, int> = 0>
+  Image<S> image_gradient(const Image<T>&) const { return detail::scalar_mismatch<S, T>(), Image<S>(); }
+  template <class T, class... Rest, std::enable_if_t<!std::is_same_v<T, S>, int> = 0>
+  void accumulate_parameter_gradient(const Batch<T>&, Rest&&...) const { detail::scalar_mismatch<S, T>(); }
+
   // --- parameters ---------------------------------------------------------------------------------
 
   /// Views of every parameter block of every layer (active or not), bottom-up, named "layer<i>.weight".
   std::vector<ParameterRef<S>> parameters() {
     std::vector<ParameterRef<S>> out;
-    derived().for_each_layer_all([&](Index l, auto& layer) {
-      for (Index b = 0; b < layer.parameter_blocks(); ++b) {
-        ParameterRef<S> p = layer.parameter(b);
-        p.name = "layer" + std::to_string(l) + "." + p.name;
-        p.layer = l;
-        out.push_back(std::move(p));
-      }
-    });
+    collect_parameters(out);
+    return out;
+  }
+  /// The same, read-only.
+  std::vector<ParameterRef<const S>> parameters() const {
+    std::vector<ParameterRef<S>> views;
+    collect_parameters(views);
+    std::vector<ParameterRef<const S>> out;
+    out.reserve(views.size());
+    for (auto& p : views)
+      out.push_back(ParameterRef<const S>{std::move(p.name), p.data, std::move(p.dims), p.is_bias, p.layer});
     return out;
   }
   /// Zero gradients shaped like parameters().
-  Gradients<S> zero_gradients() {
+  Gradients<S> zero_gradients() const {
     Gradients<S> g;
-    for (const auto& p : parameters()) g.blocks.push_back(Vector<S>::Zero(p.size()));
+    for (const Index n : block_sizes_) g.blocks.push_back(Vector<S>::Zero(n));
     return g;
   }
-  Index num_parameters() {
+  Index num_parameters() const {
     Index n = 0;
-    for (const auto& p : parameters()) n += p.size();
+    for (const Index b : block_sizes_) n += b;
     return n;
   }
 
   /// Multiply-accumulates of one bottom-up pass over one image through the active layers.
-  Index macs() {
+  Index macs() const {
     Index n = 0;
-    derived().for_each_layer([&](Index, auto& layer) { n += layer.macs(); });
+    derived().visit_layers([&](Index, auto& layer) { n += layer.macs(); }, depth_);
     return n;
   }
 
   /// A table: layer, type, output shape, parameter count; active layers marked.
-  std::string summary() {
+  std::string summary() const {
     std::ostringstream os;
     os << name() << " on " << to_string(input_shape()) << ", depth " << depth_ << " of " << num_layers() << "\n";
     os << std::left << std::setw(7) << "layer" << std::setw(34) << "type" << std::setw(14) << "output" << "parameters\n";
     Index total = 0;
-    derived().for_each_layer_all([&](Index l, auto& layer) {
+    derived().visit_layers([&](Index l, auto& layer) {
       Index np = 0;
       for (Index b = 0; b < layer.parameter_blocks(); ++b) np += layer.parameter(b).size();
       total += np;
       os << std::left << std::setw(7) << (std::to_string(l) + (l < depth_ ? "" : "*")) << std::setw(34)
          << layer.describe() << std::setw(14) << to_string(output_shape(l)) << np << "\n";
-    });
+    }, num_layers());
     os << "total parameters: " << total;
     if (depth_ < num_layers()) os << " (* inactive)";
     os << "\n";
@@ -191,16 +222,17 @@ public:
 protected:
   ModelBase() = default;
 
-  /// Called by Derived's constructor once its layers exist: infers and checks every shape.
+  /// Called by Derived's constructor once its layers exist: infers and checks every shape. Errors
+  /// name the constructor ("<Model>::<Model>").
   void configure(const Shape& input) {
-    const char* fn = "configure";
+    const char* fn = name();
     check_argument(!input.empty(), fn, "argument 'input_shape' is empty (",
                    to_string(input), ")");
     shapes_.assign(1, input);
     Index blocks = 0;
     block_offset_.clear();
     block_sizes_.clear();
-    derived().for_each_layer_all([&](Index l, auto& layer) {
+    derived().visit_layers([&](Index l, auto& layer) {
       try {
         shapes_.push_back(layer.configure(shapes_.back()));
       } catch (const Error& e) {
@@ -209,7 +241,7 @@ protected:
       block_offset_.push_back(blocks);
       blocks += layer.parameter_blocks();
       for (Index b = 0; b < layer.parameter_blocks(); ++b) block_sizes_.push_back(layer.parameter(b).size());
-    });
+    }, derived().layer_count());
     check_argument(num_layers() >= 1, fn, "the model has no layers");
     acts_.resize(static_cast<std::size_t>(num_layers()));
     douts_.resize(static_cast<std::size_t>(num_layers()));
@@ -217,7 +249,18 @@ protected:
   }
 
 private:
-  Derived& derived() { return static_cast<Derived&>(*this); }
+  const Derived& derived() const { return static_cast<const Derived&>(*this); }
+
+  void collect_parameters(std::vector<ParameterRef<S>>& out) const {
+    derived().visit_layers([&](Index l, auto& layer) {
+      for (Index b = 0; b < layer.parameter_blocks(); ++b) {
+        ParameterRef<S> p = layer.parameter(b);
+        p.name = "layer" + std::to_string(l) + "." + p.name;
+        p.layer = l;
+        out.push_back(std::move(p));
+      }
+    }, num_layers());
+  }
   const char* name() const { return static_cast<const Derived&>(*this).model_name(); }
 
   /// Throws Error("<Model>::<fn>: <parts...>") when `condition` is false.
@@ -257,11 +300,11 @@ private:
                    g.blocks.size(), " blocks, expected ", block_sizes_.size(), "); make it with zero_gradients()");
   }
 
-  std::size_t compute_signature() {
+  std::size_t compute_signature() const {
     std::string s = to_string(input_shape());
-    derived().for_each_layer([&](Index l, auto& layer) {
+    derived().visit_layers([&](Index l, auto& layer) {
       s += "|" + layer.describe() + ">" + to_string(output_shape(l));
-    });
+    }, depth_);
     return std::hash<std::string>{}(s);
   }
 
@@ -287,25 +330,26 @@ private:
     to.signature = from.signature;
   }
 
-  void forward(const Batch<S>& x, const char* fn) {
+  void forward(const Batch<S>& x, const char* fn) const {
     check_input(x, fn);
-    derived().for_each_layer([&](Index l, auto& layer) {
+    derived().visit_layers([&](Index l, auto& layer) {
       const auto li = static_cast<std::size_t>(l);
       layer.forward(l == 0 ? x : acts_[li - 1], acts_[li], pattern_.layers[li]);
-    });
+    }, depth_);
     pattern_.input_shape = input_shape();
     pattern_.chains = batch_size(x);
     pattern_.signature = signature_;
   }
 
   // The backward half of accumulate_parameter_gradient, after forward().
-  void accumulate_from_forward(Gradients<S>& g, S scale) {
+  void accumulate_from_forward(Gradients<S>& g, S scale) const {
     Batch<S> unused;
     backward(pattern_, unused, nullptr, false);
-    derived().for_each_layer([&](Index l, auto& layer) {
+    derived().visit_layers([&](Index l, auto& layer) {
+      const auto li = static_cast<std::size_t>(l);
       if (layer.parameter_blocks() > 0)
-        layer.accumulate_gradient(douts_[l], scale, &g.blocks[static_cast<std::size_t>(block_offset_[l])]);
-    });
+        layer.accumulate_gradient(douts_[li], scale, &g.blocks[static_cast<std::size_t>(block_offset_[li])]);
+    }, depth_);
   }
 
   void top_sums(Vector<S>& out) const {
@@ -313,19 +357,19 @@ private:
   }
 
   // douts_[l] = ∂f/∂(output of layer l) on the piece δ; into `dx` the gradient w.r.t. the input.
-  void backward(const ActivationPattern<S>& p, Batch<S>& dx, Vector<S>* alpha, bool need_input) {
+  void backward(const ActivationPattern<S>& p, Batch<S>& dx, Vector<S>* alpha, bool need_input) const {
     const Index N = p.chains;
     const auto top = static_cast<std::size_t>(depth_ - 1);
     ensure_shape(douts_[top], top_shape(), N);
     douts_[top].setConstant(S(1));
     if (alpha) alpha->setZero(N);
-    derived().for_each_layer_reverse([&](Index l, auto& layer) {
+    derived().visit_layers_reverse([&](Index l, auto& layer) {
       const auto li = static_cast<std::size_t>(l);
       if (alpha)
         for (Index n = 0; n < N; ++n) (*alpha)(n) += layer.bias_term(douts_[li], n);
       if (l > 0) layer.backward(p.layers[li], douts_[li], douts_[li - 1]);
       else if (need_input) layer.backward(p.layers[li], douts_[li], dx);
-    });
+    }, depth_);
   }
 
   std::vector<Shape> shapes_;
@@ -333,9 +377,10 @@ private:
   std::vector<Index> block_sizes_;   // size of every parameter block
   Index depth_ = 0;
   std::size_t signature_ = 0;
-  std::vector<Batch<S>> acts_;
-  std::vector<Batch<S>> douts_;
-  ActivationPattern<S> pattern_;
+  // Work buffers of the const queries (reused: no allocation after the first call per batch size).
+  mutable std::vector<Batch<S>> acts_;
+  mutable std::vector<Batch<S>> douts_;
+  mutable ActivationPattern<S> pattern_;
 };
 
 }  // namespace gconvnet

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "gconvnet/core/error.hpp"
@@ -105,7 +106,7 @@ bool same_chain_pattern(const ActivationPattern<S>& a, const ActivationPattern<S
 ///           Deterministic: no randomness.
 /// throws:   Error on bad options or shape; NumericalError naming the step and chain on NaN/Inf.
 template <class Model, class Observer>
-GradeReport grade_descent(Model& model, Batch<typename Model::Scalar>& chains, const GradeOptions& options,
+GradeReport grade_descent(const Model& model, Batch<typename Model::Scalar>& chains, const GradeOptions& options,
                           GradeWorkspace<typename Model::Scalar>& ws, Observer&& observe) {
   using S = typename Model::Scalar;
   constexpr bool observing = detail::is_observing<Observer>();
@@ -195,16 +196,23 @@ GradeReport grade_descent(Model& model, Batch<typename Model::Scalar>& chains, c
 
 /// GRADE descent unobserved; see the overload with an observer.
 template <class Model>
-GradeReport grade_descent(Model& model, Batch<typename Model::Scalar>& chains, const GradeOptions& options,
+GradeReport grade_descent(const Model& model, Batch<typename Model::Scalar>& chains, const GradeOptions& options,
                           GradeWorkspace<typename Model::Scalar>& ws) {
   return grade_descent(model, chains, options, ws, NoObserver{});
 }
 
 /// GRADE descent with a temporary workspace (allocates on every call).
 template <class Model>
-GradeReport grade_descent(Model& model, Batch<typename Model::Scalar>& chains, const GradeOptions& options = {}) {
+GradeReport grade_descent(const Model& model, Batch<typename Model::Scalar>& chains, const GradeOptions& options = {}) {
   GradeWorkspace<typename Model::Scalar> ws;
   return grade_descent(model, chains, options, ws);
+}
+
+/// Chains of another scalar type than the model's: one static_assert line naming both types.
+template <class Model, class T, class... Rest,
+          std::enable_if_t<!std::is_same_v<T, typename Model::Scalar>, int> = 0>
+GradeReport grade_descent(const Model&, Batch<T>&, Rest&&...) {
+  return detail::scalar_mismatch<typename Model::Scalar, T>(), GradeReport{};
 }
 
 }  // namespace gconvnet

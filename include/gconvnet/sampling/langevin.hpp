@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "gconvnet/core/error.hpp"
@@ -96,7 +97,7 @@ void langevin_move(const S* x, const S* g, const S* z, S* out, Index size, S shr
 /// Cost: one forward + top-down pass per step (MALA: one more per call); plain Langevin with an
 /// observer also evaluates the final state once.
 template <class Model, class Engine, class Observer>
-LangevinReport langevin(Model& model, Batch<typename Model::Scalar>& chains, const LangevinOptions& options,
+LangevinReport langevin(const Model& model, Batch<typename Model::Scalar>& chains, const LangevinOptions& options,
                         Engine& engine, LangevinWorkspace<typename Model::Scalar>& ws, Observer&& observe) {
   using S = typename Model::Scalar;
   constexpr bool observing = detail::is_observing<Observer>();
@@ -210,19 +211,28 @@ LangevinReport langevin(Model& model, Batch<typename Model::Scalar>& chains, con
 /// Runs options.steps Langevin steps on every chain (see the overload with an observer), unobserved.
 /// requires: chains has the model's input shape; ε > 0, σ > 0.  Noise is drawn from `engine` only
 /// (no hidden distribution state), so the same engine state gives bit-identical chains.
-/// ensures: ws.report describes the call (MALA acceptance with options.metropolis).
+/// ensures: returns (and leaves in ws.report) what the call did (MALA acceptance with options.metropolis).
 /// throws: Error on bad options or shape; NumericalError naming the step and chain on NaN/Inf.
 template <class Model, class Engine>
-void langevin(Model& model, Batch<typename Model::Scalar>& chains, const LangevinOptions& options, Engine& engine,
-              LangevinWorkspace<typename Model::Scalar>& ws) {
-  langevin(model, chains, options, engine, ws, NoObserver{});
+LangevinReport langevin(const Model& model, Batch<typename Model::Scalar>& chains, const LangevinOptions& options,
+                        Engine& engine, LangevinWorkspace<typename Model::Scalar>& ws) {
+  return langevin(model, chains, options, engine, ws, NoObserver{});
 }
 
 /// The same with a temporary workspace (allocates on every call).
 template <class Model, class Engine>
-void langevin(Model& model, Batch<typename Model::Scalar>& chains, const LangevinOptions& options, Engine& engine) {
+LangevinReport langevin(const Model& model, Batch<typename Model::Scalar>& chains, const LangevinOptions& options,
+                        Engine& engine) {
   LangevinWorkspace<typename Model::Scalar> ws;
-  langevin(model, chains, options, engine, ws);
+  return langevin(model, chains, options, engine, ws);
+}
+
+/// Chains of another scalar type than the model's (a float model given double chains): one
+/// static_assert line naming both types instead of a list of candidates. Convert with .cast<Scalar>().
+template <class Model, class T, class... Rest,
+          std::enable_if_t<!std::is_same_v<T, typename Model::Scalar>, int> = 0>
+LangevinReport langevin(const Model&, Batch<T>&, Rest&&...) {
+  return detail::scalar_mismatch<typename Model::Scalar, T>(), LangevinReport{};
 }
 
 }  // namespace gconvnet

@@ -62,6 +62,12 @@ def png_header_only(width, height, colour_type=2):
 with open(path("huge_9000x9000.png"), "wb") as f:
     f.write(png_header_only(9000, 9000))
 
+# Declares 60000 × 60000 RGB: beyond stb_image's own limit (2^30 bytes of samples), so stb's header
+# reader refuses it ("unknown image type" after trying every format); the library reads the size from
+# the IHDR chunk itself and refuses it by that size.
+with open(path("huge_60000x60000.png"), "wb") as f:
+    f.write(png_header_only(60000, 60000))
+
 # An empty file with an image's name.
 with open(path("empty.png"), "wb") as f:
     pass
