@@ -121,7 +121,7 @@ private:
 using Net = EnergyModel<Conv<float>, ReLU<float>, Conv<float>, ReLU<float>>;
 
 Net make_net() {
-  Net net(Shape{2, 10, 10}, Conv<float>(4, 3, 1, 1), ReLU<float>{}, Conv<float>(3, 3, 2, 1), ReLU<float>{});
+  Net net(Shape{2, 10, 10}, Conv<float>(4, 3).padding(1), ReLU<float>{}, Conv<float>(3, 3).stride(2).padding(1), ReLU<float>{});
   std::mt19937_64 engine(3);
   initialize_normal(net, engine, 0.1);
   return net;
