@@ -188,3 +188,24 @@ TEST_CASE("learners refuse bad observed images and options, naming the argument"
   ok(0, 3, 3, 0) = std::nan("");
   CHECK_THROWS_WITH(MleLearner(net, ok, LearningOptions{}, 1), Catch::Contains("NaN"));
 }
+
+TEST_CASE("iteration statistics report the contrast (root mean square) of the observed images and of the chains "
+          "after the Langevin steps",
+          "[stages][statistics]") {
+  std::mt19937_64 engine(8);
+  auto net = make_net();
+  initialize_normal(net, engine, 0.1);
+  const Batch<double> observed = observed_images(engine);  // N(0, 9): contrast near 3
+  MleLearner learner(net, observed, fast_options(), 21);
+  const Batch<double> before = learner.synthesized();
+  const IterationStats& stats = learner.step();
+  auto rms = [](const Batch<double>& b) {
+    const auto v = as_vector(b);
+    return std::sqrt(v.squaredNorm() / static_cast<double>(v.size()));
+  };
+  CHECK(stats.contrast_observed == Approx(rms(observed)).epsilon(1e-12));
+  // The chains as they entered the gradient: after this iteration's Langevin steps, not before them.
+  CHECK(stats.contrast_synthesized == Approx(rms(learner.synthesized())).epsilon(1e-12));
+  CHECK(stats.contrast_synthesized != Approx(rms(before)).epsilon(1e-6));
+  CHECK(stats.contrast_observed > 2.5);
+}

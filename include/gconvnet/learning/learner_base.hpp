@@ -158,6 +158,10 @@ public:
     stats.learning_rate = learning_rate();
     pending_.set_zero();
     const Index M = batch_size(observed_), Ms = batch_size(chains_);
+    stats.contrast_observed = std::sqrt(static_cast<double>(as_vector(observed_).squaredNorm()) /
+                                        static_cast<double>(observed_.size()));
+    stats.contrast_synthesized = std::sqrt(static_cast<double>(as_vector(chains_).squaredNorm()) /
+                                           static_cast<double>(chains_.size()));
     model.accumulate_parameter_gradient(observed_, pending_, S(1) / static_cast<S>(M), scores_);  // H_obs
     stats.score_observed = static_cast<double>(scores_.template cast<double>().mean());
     active_fractions(model.last_pattern(), stats.active_observed);

@@ -21,6 +21,8 @@ struct IterationStats {
   std::vector<double> active_observed;    ///< per active layer with a gate (ReLU): fraction of units on, observed
   std::vector<double> active_synthesized; ///< same, synthesized
   std::vector<double> gradient_norm;      ///< per active layer with parameters: ‖H_obs − H_syn‖ (before normalisation)
+  double contrast_observed = 0;           ///< root mean square of the observed images' values (as learned from)
+  double contrast_synthesized = 0;        ///< root mean square of the chains' values after the Langevin steps
   double learning_rate = 0;               ///< η of this iteration (after the per-stage factor)
   double seconds = 0;                     ///< wall time of this iteration
 };
