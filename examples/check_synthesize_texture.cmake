@@ -38,7 +38,7 @@ if(EXISTS ${out2}/contact_sheet.png OR NOT text MATCHES "stopped \\(--stop-after
   message(FATAL_ERROR "--stop-after 4 did not stop after iteration 4:\n${text}")
 endif()
 # As a killed run would leave it: a row past the checkpoint's iteration, and a last row cut short.
-file(APPEND ${out2}/log.csv "4,1,1,1,0,0.00025,0.001,0.5 0.5,0.5 0.5,1 1\n5,1,1,1,0,0.000")
+file(APPEND ${out2}/log.csv "4,1,1,1,0,0.00025,0.001,0.5 0.5,0.5 0.5,1 1,1,1\n5,1,1,1,0,0.000")
 smoke_run(text --out ${out2} --iterations 3 --resume ${out2}/checkpoint.safetensors ${TINY})
 expect_same_files(${out1} ${out2} weights.safetensors checkpoint.safetensors synthesized_00.png synthesized_01.png
                   contact_sheet.png snapshots large)

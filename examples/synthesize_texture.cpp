@@ -11,6 +11,8 @@
 //   contact_sheet.png            the observed image first, then the synthesized ones (as Fig. 6)
 //   snapshots/iter_NNNN.png      contact sheets during learning
 //   log.csv                      one row per learning iteration
+//   learning_curves.png          the relative gap f(obs) − f(syn), per-layer activation mismatch and the
+//                                chains' contrast, per iteration (drawn from log.csv, also at each snapshot)
 //   checkpoint.safetensors       everything needed to continue (--resume): weights, chains, optimizer, engine
 //   weights.safetensors          the learned parameters alone
 //   large/synthesized_00.png ... with --out-size N: the learned filters run on an N×N canvas, starting
@@ -24,6 +26,7 @@
 #include <gconvnet/gconvnet.hpp>
 #include <gconvnet/io/checkpoint.hpp>
 #include <gconvnet/io/image.hpp>
+#include <gconvnet/learning/growth.hpp>
 #include <gconvnet/learning/mle_learner.hpp>
 #include <gconvnet/learning/stages.hpp>
 #include <gconvnet/sampling/langevin.hpp>
@@ -31,6 +34,7 @@
 #include <CLI/CLI.hpp>
 
 #include "support/images.hpp"
+#include "support/learning_curves.hpp"
 #include "support/program.hpp"
 
 #include <algorithm>
@@ -59,22 +63,28 @@ struct Config {
   LangevinOptions langevin;  // ε, L, σ
   double learning_rate = 0;  // η of the first stage (halved at each new stage)
   std::string image;         // the bundled default texture
+  std::string means;         // subtracted from the intensities: "observed" (the image's own) or "release"
 };
 
+/// The per-channel means the authors' release subtracts (ImageNet's, R G B), whatever the image.
+const std::vector<double> release_means{123.68, 116.779, 103.939};
+
 /// The authors' release setting (DESIGN.md §3): 224², 100/64/30 filters, 16 chains, L = 10, ε = 0.3,
-/// 700 iterations per layer, η = 5e-4 halved per stage, gradients divided by map size and capped at 20.
+/// 700 iterations per layer, η = 5e-4 halved per stage, gradients divided by map size and capped at 20,
+/// the release's fixed channel means. tools/check_paper_config.py checks it against a port of the release.
 Config paper_config() {
   return {"conv:100:15:3:2,relu,conv:64:5:1:2,relu,conv:30:3:1:2,relu", 224, 16, 700, {0.3, 10, 1.0}, 5e-4,
-          "gravel_224.png"};
+          "gravel_224.png", "release"};
 }
 
-/// The default, chosen by measurement for quality per minute on two cores (docs/quality.md: a mean
-/// OVERALL of 0.61 over six 128² textures in about 40 s each): the release recipe at 128² with a slimmer
-/// net (64 and 32 filters in the first two layers), 3 chains, and fewer, larger Langevin steps (ε = 0.6,
-/// L = 4: more pull per iteration for 40% of the gradient evaluations).
+/// The default, chosen by measurement on six 128² textures nobody tuned to (docs/quality.md): the
+/// release's net, step size and Langevin steps (100/64/30 filters, ε = 0.3, L = 10) at 128², with 3
+/// chains instead of 16 and 400 iterations per layer instead of 700 — about a quarter of the release's
+/// cost. Larger steps (ε = 0.6, L = 4, the previous default) leave the chains behind the observed
+/// statistics and diverge with longer learning; more chains at the same cost learn less per chain.
 Config fast_config() {
-  return {"conv:64:15:3:2,relu,conv:32:5:1:2,relu,conv:30:3:1:2,relu", 128, 3, 260, {0.6, 4, 1.0}, 5e-4,
-          "gravel_128.png"};
+  return {"conv:100:15:3:2,relu,conv:64:5:1:2,relu,conv:30:3:1:2,relu", 128, 3, 400, {0.3, 10, 1.0}, 5e-4,
+          "gravel_128.png", "observed"};
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -101,13 +111,11 @@ std::vector<double> stage_costs(const Shape& input, const std::string& layers) {
 /// --out-size: the learned filters on an out_size² canvas (the model is convolutional), `steps`
 /// Langevin steps from zero or from the learned chains tiled side by side (from zero the chains drift
 /// into frames and gratings: docs/quality.md). Nothing when a stop signal came first.
-std::optional<Batch<float>> synthesize_large(Model& model, const Batch<float>& learned, const std::string& layers,
+std::optional<Batch<float>> synthesize_large(const Model& model, const Batch<float>& learned, const std::string& layers,
                                              const LangevinOptions& sampler, Index out_size, bool tile, Index steps,
                                              std::uint64_t seed) {
   Model large(Shape{learned.dimension(0), out_size, out_size}, parse_layers<float>(layers));
-  auto from = model.parameters();
-  auto to = large.parameters();
-  for (std::size_t i = 0; i < from.size(); ++i) to[i].vector() = from[i].vector();
+  copy_parameters(model, large);
   const Index M = batch_size(learned), s = learned.dimension(1), across = (out_size + s - 1) / s;
   Batch<float> chains = make_batch<float>(large.input_shape(), M);
   chains.setZero();
@@ -142,7 +150,7 @@ int main(int argc, char** argv) try {
   // 1. The command line. ----------------------------------------------------------------------------
   CLI::App app{"Learn a generative ConvNet from one texture image and synthesize new ones (Xie et al. 2016, Exp. 1)"};
   RunOptions run_options;
-  std::string image_path, config_name = "fast", layers, out_init = "tile";
+  std::string image_path, config_name = "fast", layers, out_init = "tile", means_name;
   Index iterations = 0, chains = 0, size = 0, out_size = 0, out_steps = 100, langevin_steps = 0;
   double learning_rate = 0, step_size = 0;
   app.add_option("IMAGE", image_path, "the observed texture (PNG/JPEG); default: the bundled gravel")->check(existing_file());
@@ -150,7 +158,7 @@ int main(int argc, char** argv) try {
   app.add_option("--config", config_name, "named setting: fast (minutes) or paper (the release code)")
       ->check(one_of({"fast", "paper"}))->capture_default_str();
   app.add_option("--layers", layers, "the ConvNet, e.g. conv:100:15:3:2,relu,conv:64:5:1:2,relu (overrides --config)");
-  app.add_option("--iterations", iterations, "learning iterations per layer stage (fast 260, paper 700)")->check(positive_integer());
+  app.add_option("--iterations", iterations, "learning iterations per layer stage (fast 400, paper 700)")->check(positive_integer());
   app.add_option("--chains", chains, "number of synthesized images, i.e. persistent Langevin chains (fast 3, paper 16)")->check(positive_integer());
   app.add_option("--size", size, "resize the observed image to SIZE x SIZE (fast 128, paper 224)")->check(positive_integer());
   app.add_option("--out-size", out_size, "also synthesize at OUT_SIZE x OUT_SIZE with the learned filters")->check(positive_integer());
@@ -158,8 +166,11 @@ int main(int argc, char** argv) try {
                  "learned chains side by side)")->check(one_of({"zero", "tile"}))->capture_default_str();
   app.add_option("--out-steps", out_steps, "Langevin steps for --out-size")->check(positive_integer())->capture_default_str();
   app.add_option("--learning-rate", learning_rate, "learning rate of the first stage, halved per stage (5e-4)")->check(positive_number());
-  app.add_option("--step-size", step_size, "Langevin step size epsilon (fast 0.6, paper 0.3)")->check(positive_number());
-  app.add_option("--langevin-steps", langevin_steps, "Langevin steps L per learning iteration (fast 4, paper 10)")->check(positive_integer());
+  app.add_option("--step-size", step_size, "Langevin step size epsilon (0.3)")->check(positive_number());
+  app.add_option("--langevin-steps", langevin_steps, "Langevin steps L per learning iteration (10)")->check(positive_integer());
+  app.add_option("--means", means_name, "channel means subtracted from the intensities: observed (the image's "
+                 "own) or release (the release code's fixed ImageNet means; fast observed, paper release)")
+      ->check(one_of({"observed", "release"}));
   if (const auto exit = parse_command_line(app, argc, argv)) return *exit;
 
   Config config = config_name == "paper" ? paper_config() : fast_config();
@@ -170,11 +181,12 @@ int main(int argc, char** argv) try {
   if (learning_rate > 0) config.learning_rate = learning_rate;
   if (step_size > 0) config.langevin.step_size = step_size;
   if (langevin_steps > 0) config.langevin.steps = langevin_steps;
+  if (!means_name.empty()) config.means = means_name;
   if (image_path.empty()) image_path = bundled_file(config.image, GCONVNET_EXAMPLE_DATA_DIR);
   const std::uint64_t seed = run_options.seed;
   Run run("synthesize_texture", run_options, argc, argv);
 
-  // 2. The observed image I_obs: intensities 0–255 minus the per-channel means (the release code). ---
+  // 2. The observed image I_obs: intensities 0–255 minus per-channel means (its own, or the release's). -
   const Image<float> loaded = io::load_image<float>(image_path);
   const Image<float> observed = square_image(loaded, config.size);
   std::cout << "observed: " << image_path << " (" << loaded.dimension(2) << "x" << loaded.dimension(1) << ")";
@@ -182,7 +194,8 @@ int main(int argc, char** argv) try {
     std::cout << ", resized to " << config.size << "x" << config.size;
   std::cout << "\n";
   Batch<float> observed_batch = as_batch(observed);
-  const std::vector<double> means = remove_channel_means(observed_batch);
+  const std::vector<double> means = config.means == "release" ? release_means : channel_means(observed_batch);
+  subtract_channel_means(observed_batch, means);
 
   // 3. The model: a ConvNet whose score f(I; w) is the sum of its top responses (eq. 3.5). -------------
   Model model(shape_of(observed), parse_layers<float>(config.layers));
@@ -209,6 +222,7 @@ int main(int argc, char** argv) try {
   learning.stage_finished = [&] { return learner.iteration() % config.iterations == 0; };
   learning.snapshot = [&](Index done) {
     io::save_png(io::contact_sheet(observed, with_channel_means(learner.synthesized(), means)), run.snapshot_file(done));
+    io::save_png(learning_curves(run.file("log.csv")), run.file("learning_curves.png").string());
   };
   learning.stage_cost = stage_costs(shape_of(observed), config.layers);
   learning.stage_length = config.iterations;
@@ -219,6 +233,7 @@ int main(int argc, char** argv) try {
   run.list(save_numbered(synthesized, run.out(), "synthesized_"));
   io::save_png(io::contact_sheet(observed, synthesized), run.output("contact_sheet.png"));
   run.save_results(learning, model);
+  io::save_png(learning_curves(run.file("log.csv")), run.output("learning_curves.png"));
 
   // 6. --out-size: the same filters on a larger canvas. -----------------------------------------------
   if (out_size > 0) {

@@ -72,22 +72,29 @@ struct LogFormat {
 };
 
 /// The log of a learner's own statistics: iteration, stage, both scores and their difference,
-/// η, seconds, then per layer the fractions of units on (observed, synthesized) and ‖H_obs − H_syn‖.
+/// η, seconds, then per layer the fractions of units on (observed, synthesized) and ‖H_obs − H_syn‖,
+/// then the root mean square of the observed images and of the chains (their contrast).
 inline LogFormat stats_log() {
   return {"iteration,stage,score_observed,score_synthesized,difference,learning_rate,seconds,active_observed,"
-          "active_synthesized,gradient_norm",
+          "active_synthesized,gradient_norm,contrast_observed,contrast_synthesized",
           [](const IterationStats& s) {
             return csv_row(s.iteration, s.stage, s.score_observed, s.score_synthesized,
                            s.score_observed - s.score_synthesized, s.learning_rate, s.seconds, s.active_observed,
-                           s.active_synthesized, s.gradient_norm);
+                           s.active_synthesized, s.gradient_norm, s.contrast_observed, s.contrast_synthesized);
           }};
 }
 
-/// "f(obs) 12.5  f(syn) 11.0  diff 1.5": the progress figures of maximum likelihood learning.
+/// (f(obs) − f(syn)) / |f(obs)|: how far the chains lag behind the observed statistics (0 at a fixed
+/// point of learning; 0 when f(obs) is 0).
+inline double relative_gap(const IterationStats& s) {
+  return s.score_observed != 0 ? (s.score_observed - s.score_synthesized) / std::abs(s.score_observed) : 0.0;
+}
+
+/// "f(obs) 12.5  f(syn) 11.0  gap 12.0%": the progress figures of maximum likelihood learning.
 inline std::string score_status(const IterationStats& s) {
   std::ostringstream os;
-  os << std::fixed << std::setprecision(1) << "f(obs) " << s.score_observed << "  f(syn) " << s.score_synthesized
-     << "  diff " << s.score_observed - s.score_synthesized;
+  os << std::setprecision(4) << "f(obs) " << s.score_observed << "  f(syn) " << s.score_synthesized << std::fixed
+     << std::setprecision(1) << "  gap " << 100 * relative_gap(s) << "%";
   return os.str();
 }
 
@@ -108,23 +115,16 @@ struct Learning {
   Index print_every = 20;                                   ///< a progress line every N iterations off a terminal
 };
 
-/// The learning of the learner `current()` returns — an MleLearner or CdLearner, or anything with
-/// iteration(), step() and save_checkpoint(path) — until iteration `total`. Each call asks
-/// `current()` again: for a learner the program replaces while it learns (held in a std::optional).
-template <class Current>
-Learning learning_via(Current current, Index total) {
-  Learning l;
-  l.total = total;
-  l.iteration = [current] { return current().iteration(); };
-  l.step = [current] { return current().step(); };
-  l.save_checkpoint = [current](const std::string& path) { current().save_checkpoint(path); };
-  return l;
-}
-
-/// The learning of `learner` until iteration `total`; `learner` must outlive the result.
+/// The learning of `learner` — an MleLearner or CdLearner, or anything with iteration(), step() and
+/// save_checkpoint(path) — until iteration `total`; `learner` must outlive the result.
 template <class Learner>
 Learning learning_of(Learner& learner, Index total) {
-  return learning_via([&learner]() -> Learner& { return learner; }, total);
+  Learning l;
+  l.total = total;
+  l.iteration = [&learner] { return learner.iteration(); };
+  l.step = [&learner] { return learner.step(); };
+  l.save_checkpoint = [&learner](const std::string& path) { learner.save_checkpoint(path); };
+  return l;
 }
 
 // ---------------------------------------------------------------------------------------------------
