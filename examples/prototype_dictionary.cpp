@@ -63,7 +63,6 @@
 #include <iomanip>
 #include <iostream>
 #include <numeric>
-#include <optional>
 #include <random>
 #include <sstream>
 #include <string>
@@ -256,14 +255,6 @@ LearningOptions learning_options(double eta, Index chains, const LangevinOptions
   return options;
 }
 
-/// Rebuilds the learner with `options` (the smaller η) from `checkpoint`, a checkpoint of itself: the
-/// same chains, weights and random engine. (With a learning-rate setter on the learner this is one call.)
-void rebuild_learner(std::optional<MleLearner<Prototype>>& learner, Prototype& model, const Batch<S>& observed,
-                     const LearningOptions& options, std::uint64_t seed, const std::string& checkpoint) {
-  learner.emplace(model, observed, options, seed);
-  learner->load_checkpoint(checkpoint);
-}
-
 }  // namespace
 
 int main(int argc, char** argv) try {
@@ -340,22 +331,17 @@ int main(int argc, char** argv) try {
   // 5. Algorithm 1: L Langevin steps on the persistent chains, then w ← w + η (H_obs − H_syn) (eq. 5.8),
   //    η for the first two thirds of the iterations and η/10 after.
   const Index slow_from = iterations - iterations / 3;
-  const LearningOptions slow = learning_options(learning_rate / 10, chains, langevin);
-  std::optional<MleLearner<Prototype>> learner;
-  learner.emplace(model, observed, slow_from > 0 ? learning_options(learning_rate, chains, langevin) : slow, seed + 2);
-  if (run.resume(*learner) && learner->iteration() >= slow_from)
-    rebuild_learner(learner, model, observed, slow, seed + 2, run_options.resume);
+  MleLearner<Prototype> learner(model, observed, learning_options(learning_rate, chains, langevin), seed + 2);
+  run.resume(learner);  // a checkpoint taken after slow_from holds η/10 already
+  if (learner.iteration() >= slow_from) learner.set_learning_rate(learning_rate / 10);
   std::cout << "model: K = " << filters << " filters of " << P << " pixels; " << chains << " chains, L = "
             << langevin_steps << ", eps = " << step_size << ", eta = " << learning_rate << " (then "
             << learning_rate / 10 << " from iteration " << slow_from << "), " << iterations << " iterations, seed "
             << seed << "\n";
-  Learning learning = learning_via([&]() -> MleLearner<Prototype>& { return *learner; }, iterations);
-  learning.step = [&] {
-    if (learner->iteration() == slow_from && learner->learning_rate() > learning_rate / 5) {
-      learner->save_checkpoint(run.checkpoint_file());
-      rebuild_learner(learner, model, observed, slow, seed + 2, run.checkpoint_file());
-    }
-    return learner->step();
+  Learning learning = learning_of(learner, iterations);
+  learning.step = [&]() -> const IterationStats& {
+    if (learner.iteration() == slow_from) learner.set_learning_rate(learning_rate / 10);
+    return learner.step();
   };
   learning.log = {"iteration,learning_rate,score_observed,score_synthesized,on_observed,on_synthesized,gradient_norm,"
                   "seconds",
@@ -376,7 +362,7 @@ int main(int argc, char** argv) try {
   //    weights held fixed.
   const Moments obs_after = moments(model, observed);
   const Batch<S> synthesized =
-      evaluation_chains(model, eval_chains, &learner->synthesized(), langevin, eval_steps, seed + 3);
+      evaluation_chains(model, eval_chains, &learner.synthesized(), langevin, eval_steps, seed + 3);
   const Moments syn_after = moments(model, synthesized);
   const Mismatch after = mismatch(obs_after, syn_after);
 

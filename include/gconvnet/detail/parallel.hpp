@@ -5,9 +5,6 @@
 
 #ifdef _OPENMP
 #include <omp.h>
-#define GCONVNET_PARALLEL_FOR _Pragma("omp parallel for schedule(static)")
-#else
-#define GCONVNET_PARALLEL_FOR
 #endif
 
 namespace gconvnet::detail {
