@@ -27,6 +27,7 @@
 #include "gconvnet/model/initialize.hpp"
 #include "gconvnet/model/model_base.hpp"
 #include "gconvnet/sampling/diagnostics.hpp"
+#include "gconvnet/sampling/fixed_pixels.hpp"
 #include "gconvnet/sampling/grade.hpp"
 #include "gconvnet/sampling/langevin.hpp"
 #include "gconvnet/sampling/random.hpp"
