@@ -1,107 +1,68 @@
-# Smoke test of synthesize_objects (run by ctest as `cmake -DPROGRAM=... -DWORK_DIR=... -P this`).
-# 1. A tiny run on the bundled images with layer growing (2 stages); every output must exist and be complete.
-# 2. Explicit image files, one of them non-square (the first run's contact sheet), learned all at once.
-# 3. The first run again in two pieces (--stop-after inside stage 1, then --resume): the weights must be
-#    bit-identical to those of the uninterrupted run, and the log must have the same rows.
-cmake_minimum_required(VERSION 3.16)
-foreach(v PROGRAM WORK_DIR)
-  if(NOT DEFINED ${v})
-    message(FATAL_ERROR "check_synthesize_objects.cmake: -D${v}=... is required")
-  endif()
-endforeach()
-file(REMOVE_RECURSE ${WORK_DIR})
+# Smoke test of synthesize_objects (smoke.cmake says how ctest runs it).
+# 1. A tiny run on the bundled images with layer growing (2 stages of 3 iterations): every output
+#    decodes, log.csv and stages.csv have the rows and figures expected.
+# 2. The same run in two pieces (--stop-after inside stage 2, then --resume): every output equal to
+#    those of the run in one piece, byte for byte.
+# 3. --iterations changed on --resume: the finished stage keeps its 3 iterations, the iterations are
+#    numbered on without a gap.
+# 4. Explicit image files, one of them non-square (the first run's contact sheet), learned all at once.
+include(${CMAKE_CURRENT_LIST_DIR}/smoke.cmake)
+smoke_begin()
 set(TINY --size 16 --chains 2 --layers conv:4:5:2:2,relu,conv:3:3:1:1,relu,fc:1 --langevin-steps 2
          --snapshot-every 2 --seed 7 --threads 1)
 
-function(run)
-  execute_process(COMMAND ${PROGRAM} ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
-  if(NOT rc EQUAL 0)
-    message(FATAL_ERROR "synthesize_objects ${ARGN} exited with ${rc}\n${out}\n${err}")
-  endif()
-  message(STATUS "${out}")
-endfunction()
-
-# A PNG file: the signature, an IHDR of the expected size, and the IEND chunk at the very end.
-function(expect_png path width height)
-  if(NOT EXISTS ${path})
-    message(FATAL_ERROR "missing output: ${path}")
-  endif()
-  file(READ ${path} head LIMIT 24 HEX)
-  string(SUBSTRING "${head}" 0 16 signature)
-  if(NOT signature STREQUAL "89504e470d0a1a0a")
-    message(FATAL_ERROR "${path} is not a PNG (starts with ${signature})")
-  endif()
-  string(SUBSTRING "${head}" 32 8 w_hex)
-  string(SUBSTRING "${head}" 40 8 h_hex)
-  math(EXPR w "0x${w_hex}")
-  math(EXPR h "0x${h_hex}")
-  if(width GREATER 0 AND (NOT w EQUAL width OR NOT h EQUAL height))
-    message(FATAL_ERROR "${path} is ${w}x${h}, expected ${width}x${height}")
-  endif()
-  file(SIZE ${path} size)
-  math(EXPR tail_offset "${size} - 8")
-  file(READ ${path} tail OFFSET ${tail_offset} HEX)
-  if(NOT tail STREQUAL "49454e44ae426082")
-    message(FATAL_ERROR "${path} is truncated (no IEND chunk at the end)")
-  endif()
-endfunction()
-
-function(expect_nonempty path)
-  if(NOT EXISTS ${path})
-    message(FATAL_ERROR "missing output: ${path}")
-  endif()
-  file(SIZE ${path} size)
-  if(size LESS 16)
-    message(FATAL_ERROR "${path} has only ${size} bytes")
-  endif()
-endfunction()
-
 # 1. A tiny run: 2 stages (conv + fc, then conv, conv + fc) of 3 iterations.
 set(out1 ${WORK_DIR}/run1)
-run(--out ${out1} --iterations 3 ${TINY})
-expect_png(${out1}/synthesized_00.png 16 16)
-expect_png(${out1}/synthesized_01.png 16 16)
-# 10 training images in the first row, 2 synthesized below: 10 × 16 + 11 × 4 by 2 × 16 + 3 × 4.
-expect_png(${out1}/contact_sheet.png 204 44)
-foreach(i 0002 0003 0004 0006)
-  expect_png(${out1}/snapshots/iter_${i}.png 204 44)
+smoke_run(text --out ${out1} --iterations 3 ${TINY})
+expect_run_files(${out1})
+foreach(f synthesized_00 synthesized_01)
+  expect_png(${out1}/${f}.png 16 16 MEAN 110 180 STD 20 80)  # about the mean smiley's colours
 endforeach()
-expect_nonempty(${out1}/checkpoint.safetensors)
-expect_nonempty(${out1}/weights.safetensors)
-file(STRINGS ${out1}/log.csv rows1)
-list(LENGTH rows1 n)
-if(NOT n EQUAL 7)  # header + 2 stages × 3 iterations
-  message(FATAL_ERROR "log.csv has ${n} lines, expected 7")
+# 10 training images in the first row, 2 synthesized below: 10 x 16 + 11 x 4 by 2 x 16 + 3 x 4.
+foreach(f contact_sheet snapshots/iter_0002 snapshots/iter_0003 snapshots/iter_0004 snapshots/iter_0006)
+  expect_png(${out1}/${f}.png 204 44 MEAN 180 250 STD 40 100)
+endforeach()
+expect_csv(${out1}/log.csv ROWS 6)
+expect_column(${out1}/log.csv iteration 0 5)
+expect_column(${out1}/log.csv stage 0 1)
+expect_column(${out1}/log.csv active_observed 0 1)
+expect_column(${out1}/log.csv learning_rate 2.5e-3 5e-3)
+expect_csv(${out1}/stages.csv ROWS 2)
+expect_column(${out1}/stages.csv first_iteration 0 3)
+
+# 2. The first run in two pieces: stop inside stage 2, resume.
+set(out2 ${WORK_DIR}/run2)
+smoke_run(text --out ${out2} --iterations 3 --stop-after 4 ${TINY})
+if(EXISTS ${out2}/contact_sheet.png)
+  message(FATAL_ERROR "--stop-after 4 wrote the final outputs")
 endif()
-file(GLOB leftovers ${out1}/*.tmp-* ${out1}/snapshots/*.tmp-*)
-if(leftovers)
-  message(FATAL_ERROR "temporary files left behind: ${leftovers}")
+smoke_run(text --out ${out2} --iterations 3 --resume ${out2}/checkpoint.safetensors ${TINY})
+expect_same_files(${out1} ${out2} weights.safetensors checkpoint.safetensors synthesized_00.png synthesized_01.png
+                  contact_sheet.png stages.csv snapshots)
+expect_csv(${out2}/log.csv ROWS 6)
+
+# 3. Stop inside stage 2, resume with --iterations 4: stage 1 stays 3 long, stage 2 runs 4.
+set(out3 ${WORK_DIR}/run3)
+smoke_run(text --out ${out3} --iterations 3 --stop-after 4 ${TINY})
+smoke_run(text --out ${out3} --iterations 4 --resume ${out3}/checkpoint.safetensors ${TINY})
+expect_csv(${out3}/log.csv ROWS 7)
+file(STRINGS ${out3}/log.csv rows)
+set(numbers "")
+foreach(row IN LISTS rows)
+  if(row MATCHES "^([0-9]+),([0-9]+),")
+    string(APPEND numbers "${CMAKE_MATCH_1}:${CMAKE_MATCH_2} ")
+  endif()
+endforeach()
+if(NOT numbers STREQUAL "0:0 1:0 2:0 3:1 4:1 5:1 6:1 ")
+  message(FATAL_ERROR "iteration:stage in log.csv after --resume with --iterations 4: ${numbers}")
 endif()
 
-# 2. Two files and a wide PNG (centre square, resized) as the training set, all layers at once.
-set(out2 ${WORK_DIR}/run2)
+# 4. Two files and a wide PNG (centre square, resized) as the training set, all layers at once.
+set(out4 ${WORK_DIR}/run4)
 file(GLOB bundled ${CMAKE_CURRENT_LIST_DIR}/data/objects/*/*.png)
 list(GET bundled 0 first)
 list(GET bundled 1 second)
-run(${first} ${second} ${out1}/contact_sheet.png --out ${out2} --iterations 2 --schedule all ${TINY})
-expect_png(${out2}/synthesized_00.png 16 16)
-expect_png(${out2}/contact_sheet.png 64 44)  # 3 training images, 2 synthesized
-
-# 3. The first run in two pieces: stop inside stage 1, resume; same weights, bit for bit.
-set(out3 ${WORK_DIR}/run3)
-run(--out ${out3} --iterations 3 --stop-after 2 ${TINY})
-if(EXISTS ${out3}/contact_sheet.png)
-  message(FATAL_ERROR "--stop-after 2 wrote the final outputs")
-endif()
-run(--out ${out3} --iterations 3 --resume ${out3}/checkpoint.safetensors ${TINY})
-execute_process(COMMAND ${CMAKE_COMMAND} -E compare_files ${out1}/weights.safetensors ${out3}/weights.safetensors
-  RESULT_VARIABLE differ)
-if(differ)
-  message(FATAL_ERROR "the resumed run's weights differ from the uninterrupted run's")
-endif()
-file(STRINGS ${out3}/log.csv rows3)
-list(LENGTH rows3 n)
-if(NOT n EQUAL 7)
-  message(FATAL_ERROR "log.csv after --resume has ${n} lines, expected 7")
-endif()
+smoke_run(text ${first} ${second} ${out1}/contact_sheet.png --out ${out4} --iterations 2 --schedule all ${TINY})
+expect_png(${out4}/synthesized_00.png 16 16 MEAN 100 200)
+expect_png(${out4}/contact_sheet.png 64 44)  # 3 training images, 2 synthesized
 message(STATUS "synthesize_objects smoke test passed")

@@ -1,91 +1,65 @@
-# Smoke test of synthesize_texture (run by ctest as `cmake -DPROGRAM=... -DWORK_DIR=... -P this`).
-# 1. A tiny run on the bundled texture; every output must exist and be complete.
-# 2. A second run decodes the first run's contact sheet as its input (non-square: centre crop + resize).
-# 3. A resumed run continues the first run's checkpoint for more iterations.
-cmake_minimum_required(VERSION 3.16)
-foreach(v PROGRAM WORK_DIR)
-  if(NOT DEFINED ${v})
-    message(FATAL_ERROR "check_synthesize_texture.cmake: -D${v}=... is required")
-  endif()
-endforeach()
-file(REMOVE_RECURSE ${WORK_DIR})
-set(TINY --size 24 --chains 2 --layers conv:4:5:2:2,relu,conv:3:3:1:1,relu --snapshot-every 2 --seed 7 --threads 1)
-
-function(run)
-  execute_process(COMMAND ${PROGRAM} ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
-  if(NOT rc EQUAL 0)
-    message(FATAL_ERROR "synthesize_texture ${ARGN} exited with ${rc}\n${out}\n${err}")
-  endif()
-  message(STATUS "${out}")
-endfunction()
-
-# A PNG file: the signature, an IHDR of the expected size, and the IEND chunk at the very end.
-function(expect_png path width height)
-  if(NOT EXISTS ${path})
-    message(FATAL_ERROR "missing output: ${path}")
-  endif()
-  file(READ ${path} head LIMIT 24 HEX)
-  string(SUBSTRING "${head}" 0 16 signature)
-  if(NOT signature STREQUAL "89504e470d0a1a0a")
-    message(FATAL_ERROR "${path} is not a PNG (starts with ${signature})")
-  endif()
-  string(SUBSTRING "${head}" 32 8 w_hex)
-  string(SUBSTRING "${head}" 40 8 h_hex)
-  math(EXPR w "0x${w_hex}")
-  math(EXPR h "0x${h_hex}")
-  if(width GREATER 0 AND (NOT w EQUAL width OR NOT h EQUAL height))
-    message(FATAL_ERROR "${path} is ${w}x${h}, expected ${width}x${height}")
-  endif()
-  file(SIZE ${path} size)
-  math(EXPR tail_offset "${size} - 8")
-  file(READ ${path} tail OFFSET ${tail_offset} HEX)
-  if(NOT tail STREQUAL "49454e44ae426082")
-    message(FATAL_ERROR "${path} is truncated (no IEND chunk at the end)")
-  endif()
-endfunction()
-
-function(expect_nonempty path)
-  if(NOT EXISTS ${path})
-    message(FATAL_ERROR "missing output: ${path}")
-  endif()
-  file(SIZE ${path} size)
-  if(size LESS 16)
-    message(FATAL_ERROR "${path} has only ${size} bytes")
-  endif()
-endfunction()
+# Smoke test of synthesize_texture (smoke.cmake says how ctest runs it).
+# 1. A tiny run on the bundled texture (2 stages of 3 iterations, a 32x32 canvas): every output decodes,
+#    log.csv has finite figures in range.
+# 2. The same run in two pieces (--stop-after inside stage 2, then --resume over a log.csv with a row
+#    past the checkpoint and a row cut short, as a killed run leaves it): every output equal to those
+#    of the run in one piece, byte for byte, and the log's rows too.
+# 3. The first run's contact sheet (a wide PNG: centre crop and resize) as the observed image.
+# 4. A resumed run continues the first run's checkpoint for more iterations.
+include(${CMAKE_CURRENT_LIST_DIR}/smoke.cmake)
+smoke_begin()
+set(TINY --size 24 --chains 2 --layers conv:4:5:2:2,relu,conv:3:3:1:1,relu --snapshot-every 2 --seed 7 --threads 1
+         --out-size 32 --out-steps 4)
 
 # 1. A tiny run.
 set(out1 ${WORK_DIR}/run1)
-run(--out ${out1} --iterations 3 --out-size 32 --out-steps 4 ${TINY})
-expect_png(${out1}/synthesized_00.png 24 24)
-expect_png(${out1}/synthesized_01.png 24 24)
-expect_png(${out1}/contact_sheet.png 0 0)
-expect_png(${out1}/snapshots/iter_0002.png 0 0)
-expect_png(${out1}/snapshots/iter_0006.png 0 0)
-expect_png(${out1}/large/synthesized_00.png 32 32)
-expect_png(${out1}/large/contact_sheet.png 0 0)
-expect_nonempty(${out1}/checkpoint.safetensors)
-expect_nonempty(${out1}/weights.safetensors)
-file(STRINGS ${out1}/log.csv rows)
-list(LENGTH rows n)
-if(NOT n EQUAL 7)  # header + 2 stages × 3 iterations
-  message(FATAL_ERROR "log.csv has ${n} lines, expected 7")
-endif()
-file(GLOB leftovers ${out1}/*.tmp-* ${out1}/snapshots/*.tmp-*)
-if(leftovers)
-  message(FATAL_ERROR "temporary files left behind: ${leftovers}")
-endif()
+smoke_run(text --out ${out1} --iterations 3 ${TINY})
+expect_run_files(${out1})
+# The chains start at the mean image: after 6 iterations they are about flat, near the gravel's mean (127).
+foreach(f synthesized_00 synthesized_01)
+  expect_png(${out1}/${f}.png 24 24 MEAN 110 145 STD 0 40)
+endforeach()
+expect_png(${out1}/large/synthesized_00.png 32 32 MEAN 110 145 STD 0 40)
+# The observed gravel and two chains, in a row with white gaps: 3 x 24 + 4 x 4 by 24 + 2 x 4.
+foreach(f contact_sheet snapshots/iter_0002 snapshots/iter_0006)
+  expect_png(${out1}/${f}.png 88 32 MEAN 150 210 STD 40 100)
+endforeach()
+expect_png(${out1}/large/contact_sheet.png 0 0 MEAN 150 210 STD 40 100)
+expect_csv(${out1}/log.csv ROWS 6)  # 2 stages x 3 iterations
+expect_column(${out1}/log.csv stage 0 1)
+expect_column(${out1}/log.csv active_observed 0 1)
+expect_column(${out1}/log.csv active_synthesized 0 1)
+expect_column(${out1}/log.csv learning_rate 2.5e-4 5e-4)  # halved at the second stage
 
-# 2. The first run's contact sheet (a wide PNG) as the observed image: load_image decodes it.
+# 2. The same run in two pieces.
 set(out2 ${WORK_DIR}/run2)
-run(${out1}/contact_sheet.png --out ${out2} --iterations 1 ${TINY})
-expect_png(${out2}/synthesized_00.png 24 24)
-
-# 3. Resume the first run for one more iteration per stage.
-run(--out ${out1} --iterations 4 --resume ${out1}/checkpoint.safetensors ${TINY})
-file(STRINGS ${out1}/log.csv rows)
-list(LENGTH rows n)
-if(NOT n EQUAL 9)  # header + 2 stages × 4 iterations
-  message(FATAL_ERROR "log.csv after --resume has ${n} lines, expected 9")
+smoke_run(text --out ${out2} --iterations 3 --stop-after 4 ${TINY})
+if(EXISTS ${out2}/contact_sheet.png OR NOT text MATCHES "stopped \\(--stop-after\\) after iteration 4 of 6")
+  message(FATAL_ERROR "--stop-after 4 did not stop after iteration 4:\n${text}")
 endif()
+# As a killed run would leave it: a row past the checkpoint's iteration, and a last row cut short.
+file(APPEND ${out2}/log.csv "4,1,1,1,0,0.00025,0.001,0.5 0.5,0.5 0.5,1 1\n5,1,1,1,0,0.000")
+smoke_run(text --out ${out2} --iterations 3 --resume ${out2}/checkpoint.safetensors ${TINY})
+expect_same_files(${out1} ${out2} weights.safetensors checkpoint.safetensors synthesized_00.png synthesized_01.png
+                  contact_sheet.png snapshots large)
+expect_csv(${out2}/log.csv ROWS 6)
+expect_column(${out2}/log.csv iteration 0 5)
+file(STRINGS ${out1}/log.csv rows1)
+file(STRINGS ${out2}/log.csv rows2)
+list(GET rows1 5 row1)
+list(GET rows2 5 row2)
+string(REGEX REPLACE "^([^,]*,[^,]*,[^,]*,[^,]*).*" "\\1" row1 "${row1}")  # iteration, stage, scores
+string(REGEX REPLACE "^([^,]*,[^,]*,[^,]*,[^,]*).*" "\\1" row2 "${row2}")
+if(NOT row1 STREQUAL row2)
+  message(FATAL_ERROR "log.csv after --resume: '${row2}', in one piece: '${row1}'")
+endif()
+
+# 3. A wide PNG as the observed image: load_image decodes it, the centre square is resized.
+set(out3 ${WORK_DIR}/run3)
+smoke_run(text ${out1}/contact_sheet.png --out ${out3} --iterations 1 ${TINY})
+expect_png(${out3}/synthesized_00.png 24 24 MEAN 60 230)
+
+# 4. Resume the first run for one more iteration per stage.
+smoke_run(text --out ${out1} --iterations 4 --resume ${out1}/checkpoint.safetensors ${TINY})
+expect_csv(${out1}/log.csv ROWS 8)  # 2 stages x 4 iterations
 message(STATUS "synthesize_texture smoke test passed")

@@ -58,11 +58,8 @@
 #include "support/program.hpp"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdint>
-#include <filesystem>
-#include <fstream>
 #include <iomanip>
 #include <iostream>
 #include <numeric>
@@ -73,11 +70,6 @@
 #include <utility>
 #include <vector>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
-namespace fs = std::filesystem;
 using namespace gconvnet;
 using namespace gconvnet::examples;
 using S = float;
@@ -248,37 +240,29 @@ Image<S> stack_rows(const std::vector<Image<S>>& rows, Index gap) {
   return out;
 }
 
-/// The learning log: one CSV row per iteration; on --resume the rows at or after the checkpoint's
-/// iteration (written after the last checkpoint) are dropped first.
-class CsvLog {
-public:
-  CsvLog(const fs::path& path, Index resume_from) {
-    std::vector<std::string> kept;
-    if (resume_from > 0) {
-      std::ifstream in(path);
-      std::string line;
-      while (std::getline(in, line))
-        if (!line.empty() && line.rfind("iteration,", 0) != 0 &&
-            std::stoll(line.substr(0, line.find(','))) < resume_from)
-          kept.push_back(line);
-    }
-    out_.open(path, std::ios::trunc);
-    if (!out_) throw Error("cannot write '" + path.string() + "'");
-    out_ << "iteration,learning_rate,score_observed,score_synthesized,on_observed,on_synthesized,gradient_norm,"
-            "seconds\n";
-    for (const auto& line : kept) out_ << line << "\n";
-    out_.flush();
-  }
-  void write(const IterationStats& s) {
-    out_ << s.iteration << "," << s.learning_rate << "," << s.score_observed << "," << s.score_synthesized << ","
-         << s.active_observed.at(0) << "," << s.active_synthesized.at(0) << "," << s.gradient_norm.at(0) << ","
-         << s.seconds << "\n";
-    out_.flush();
-  }
+// ---------------------------------------------------------------------------------------------------
+// Learning: plain SGD on eq. 5.8, η for the first two thirds of the iterations, η/10 after.
 
-private:
-  std::ofstream out_;
-};
+/// The learner's options at learning rate `eta`: no weight decay, the same η for biases, no gradient
+/// cap, so that the fixed point is eq. 5.8 exactly.
+LearningOptions learning_options(double eta, Index chains, const LangevinOptions& langevin) {
+  LearningOptions options;
+  options.chains = chains;
+  options.langevin = langevin;
+  options.optimizer.learning_rate = eta;
+  options.optimizer.weight_decay = 0;
+  options.optimizer.bias_learning_rate_multiplier = 1;
+  options.optimizer.gradient_cap = 0;
+  return options;
+}
+
+/// Rebuilds the learner with `options` (the smaller η) from `checkpoint`, a checkpoint of itself: the
+/// same chains, weights and random engine. (With a learning-rate setter on the learner this is one call.)
+void rebuild_learner(std::optional<MleLearner<Prototype>>& learner, Prototype& model, const Batch<S>& observed,
+                     const LearningOptions& options, std::uint64_t seed, const std::string& checkpoint) {
+  learner.emplace(model, observed, options, seed);
+  learner->load_checkpoint(checkpoint);
+}
 
 }  // namespace
 
@@ -291,54 +275,45 @@ int main(int argc, char** argv) try {
       "d_k = 1(<w_k, I> + b_k > 0), P pixels per patch, E_obs over the observed patches, E_syn over evaluation "
       "chains; printed at initialisation and after learning with its Monte Carlo noise level and the ratio "
       "after / initialisation."};
-  std::string image_path, out_dir, resume;
-  std::uint64_t seed = 2016;
-  int threads = 1;
+  RunOptions run_options;
+  run_options.threads = 1;
+  run_options.snapshot_every = 500;
+  RunOptionHelp run_help;
+  run_help.seeded = "patch positions, initial filters, Langevin noise";
+  run_help.threads_note = "; the matrices of this model are small, and on a loaded machine more threads mostly "
+                          "wait for each other";
+  run_help.snapshot_flag = "--checkpoint-every";
+  run_help.snapshot_what = "write the checkpoint";
+  std::string image_path;
   Index filters = 16, patch_size = 12, patches = 4096, iterations = 3000, chains = 512, langevin_steps = 10;
-  Index channels = 1, eval_chains = 4096, eval_steps = 1000, checkpoint_every = 500;
+  Index channels = 1, eval_chains = 4096, eval_steps = 1000;
   double step_size = 0.3, learning_rate = 0.05, contrast = 3.0;
   app.add_option("IMAGE", image_path, "the image to cut patches from (PNG/JPEG); default: the bundled gravel")
-      ->check(CLI::ExistingFile);
-  app.add_option("--out", out_dir, "output directory (created)")->required();
-  app.add_option("--seed", seed, "random seed (patch positions, initial filters, Langevin noise)")->capture_default_str();
-  app.add_option("--threads", threads, "threads for OpenMP and Eigen (0: their default); the matrices of this "
-                 "model are small, and on a loaded machine more threads mostly wait for each other")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
-  app.add_option("--filters", filters, "K, the number of filters")->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(existing_file());
+  add_run_options(app, run_options, run_help);
+  app.add_option("--filters", filters, "K, the number of filters")->check(positive_integer())->capture_default_str();
   app.add_option("--patch-size", patch_size, "patches (and filters) are P x P pixels")
-      ->check(CLI::PositiveNumber)->capture_default_str();
-  app.add_option("--patches", patches, "number of observed patches")->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(positive_integer())->capture_default_str();
+  app.add_option("--patches", patches, "number of observed patches")->check(positive_integer())->capture_default_str();
   app.add_option("--channels", channels, "1: grey (colour converted to luminance), 3: colour")
-      ->check(CLI::IsMember({1, 3}))->capture_default_str();
+      ->check(one_of({"1", "3"}))->capture_default_str();
   app.add_option("--contrast", contrast, "RMS intensity of the preprocessed patches, in units of the reference sigma = 1")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(positive_number())->capture_default_str();
   app.add_option("--iterations", iterations, "learning iterations (the last third at learning rate / 10)")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
-  app.add_option("--chains", chains, "persistent Langevin chains of the learner")->check(CLI::PositiveNumber)->capture_default_str();
-  app.add_option("--step-size", step_size, "Langevin step size epsilon (eq. 5.6)")->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(non_negative_integer())->capture_default_str();
+  app.add_option("--chains", chains, "persistent Langevin chains of the learner")->check(positive_integer())->capture_default_str();
+  app.add_option("--step-size", step_size, "Langevin step size epsilon (eq. 5.6)")->check(positive_number())->capture_default_str();
   app.add_option("--langevin-steps", langevin_steps, "Langevin steps per learning iteration")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(positive_integer())->capture_default_str();
   app.add_option("--learning-rate", learning_rate, "SGD learning rate eta: w <- w + eta (H_obs - H_syn) (eq. 5.8)")
-      ->check(CLI::PositiveNumber)->capture_default_str();
-  app.add_option("--eval-chains", eval_chains, "evaluation chains for the moments")->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(positive_number())->capture_default_str();
+  app.add_option("--eval-chains", eval_chains, "evaluation chains for the moments")->check(positive_integer())->capture_default_str();
   app.add_option("--eval-steps", eval_steps, "Langevin steps of the evaluation chains (weights fixed)")
-      ->check(CLI::PositiveNumber)->capture_default_str();
-  app.add_option("--checkpoint-every", checkpoint_every, "write the checkpoint every N iterations")
-      ->check(CLI::PositiveNumber)->capture_default_str();
-  app.add_option("--resume", resume, "continue from a checkpoint written by an earlier run with the same options")
-      ->check(CLI::ExistingFile);
-  CLI11_PARSE(app, argc, argv);
-
+      ->check(positive_integer())->capture_default_str();
+  if (const auto exit = parse_command_line(app, argc, argv)) return *exit;
   if (image_path.empty()) image_path = bundled_file("gravel_128.png", GCONVNET_EXAMPLE_DATA_DIR);
-  const fs::path out(out_dir);
-  fs::create_directories(out);
-  if (threads > 0) {
-#ifdef _OPENMP
-    omp_set_num_threads(threads);
-#endif
-    Eigen::setNbThreads(threads);
-  }
-  const auto start_time = std::chrono::steady_clock::now();
+  const std::uint64_t seed = run_options.seed;
+  Run run("prototype_dictionary", run_options, argc, argv, {});
 
   // 2. The observed patches: cut at random positions, each minus its mean, one global contrast. -----
   io::LoadImageOptions load;
@@ -363,61 +338,39 @@ int main(int argc, char** argv) try {
   const Mismatch before = mismatch(obs_init, syn_init);
 
   // 5. Algorithm 1: L Langevin steps on the persistent chains, then w ← w + η (H_obs − H_syn) (eq. 5.8),
-  //    η for the first two thirds of the iterations and η/10 after (the learner is rebuilt with the
-  //    smaller η from its own checkpoint: the same chains, weights and random engine).
+  //    η for the first two thirds of the iterations and η/10 after.
   const Index slow_from = iterations - iterations / 3;
-  auto options_at = [&](Index iteration) {
-    LearningOptions options;
-    options.chains = chains;
-    options.langevin = langevin;
-    options.optimizer.learning_rate = iteration < slow_from ? learning_rate : learning_rate / 10;
-    options.optimizer.weight_decay = 0;
-    options.optimizer.bias_learning_rate_multiplier = 1;
-    options.optimizer.gradient_cap = 0;
-    return options;
-  };
-  const fs::path checkpoint_path = out / "checkpoint.safetensors";
+  const LearningOptions slow = learning_options(learning_rate / 10, chains, langevin);
   std::optional<MleLearner<Prototype>> learner;
-  learner.emplace(model, observed, options_at(0), seed + 2);
-  if (!resume.empty()) {
-    io::load_checkpoint(*learner, resume);
-    if (learner->iteration() >= slow_from) {
-      learner.emplace(model, observed, options_at(slow_from), seed + 2);
-      io::load_checkpoint(*learner, resume);
-    }
-    std::cout << "resumed from " << resume << " at iteration " << learner->iteration() << "\n";
-  }
+  learner.emplace(model, observed, slow_from > 0 ? learning_options(learning_rate, chains, langevin) : slow, seed + 2);
+  if (run.resume(*learner) && learner->iteration() >= slow_from)
+    rebuild_learner(learner, model, observed, slow, seed + 2, run_options.resume);
   std::cout << "model: K = " << filters << " filters of " << P << " pixels; " << chains << " chains, L = "
             << langevin_steps << ", eps = " << step_size << ", eta = " << learning_rate << " (then "
             << learning_rate / 10 << " from iteration " << slow_from << "), " << iterations << " iterations, seed "
             << seed << "\n";
-
-  CsvLog log(out / "log.csv", learner->iteration());
-  Progress progress({1.0}, std::max<Index>(iterations, 1), 250);
-  catch_stop_signals();
-  while (learner->iteration() < iterations) {
+  Learning learning = learning_via([&]() -> MleLearner<Prototype>& { return *learner; }, iterations);
+  learning.step = [&] {
     if (learner->iteration() == slow_from && learner->learning_rate() > learning_rate / 5) {
-      io::save_checkpoint(*learner, checkpoint_path.string());
-      learner.emplace(model, observed, options_at(slow_from), seed + 2);
-      io::load_checkpoint(*learner, checkpoint_path.string());
+      learner->save_checkpoint(run.checkpoint_file());
+      rebuild_learner(learner, model, observed, slow, seed + 2, run.checkpoint_file());
     }
-    const IterationStats stats = learner->step();
-    log.write(stats);
-    const Index done = learner->iteration();
+    return learner->step();
+  };
+  learning.log = {"iteration,learning_rate,score_observed,score_synthesized,on_observed,on_synthesized,gradient_norm,"
+                  "seconds",
+                  [](const IterationStats& s) {
+                    return csv_row(s.iteration, s.learning_rate, s.score_observed, s.score_synthesized,
+                                   s.active_observed.at(0), s.active_synthesized.at(0), s.gradient_norm.at(0), s.seconds);
+                  }};
+  learning.status = [](const IterationStats& s) {
     std::ostringstream status;
-    status << std::fixed << std::setprecision(3) << "on: obs " << stats.active_observed.at(0) << " syn "
-           << stats.active_synthesized.at(0) << "  |H_obs-H_syn| " << stats.gradient_norm.at(0);
-    progress.update(done, iterations, 0, stats.seconds, status.str());
-    if (done % checkpoint_every == 0) io::save_checkpoint(*learner, checkpoint_path.string());
-    if (stop_requested()) {
-      progress.interrupt_line();
-      io::save_checkpoint(*learner, checkpoint_path.string());
-      std::cerr << "prototype_dictionary: interrupted (" << stop_signal_name() << ") after iteration " << done
-                << " of " << iterations << "; checkpoint written to " << checkpoint_path.string()
-                << "\ncontinue with: " << resume_command(argc, argv, checkpoint_path) << "\n";
-      return stop_exit_code();
-    }
-  }
+    status << std::fixed << std::setprecision(3) << "on: obs " << s.active_observed.at(0) << " syn "
+           << s.active_synthesized.at(0) << "  |H_obs-H_syn| " << s.gradient_norm.at(0);
+    return status.str();
+  };
+  learning.print_every = 250;
+  if (const auto stopped = run.learn(learning)) return *stopped;
 
   // 6. The moments after learning: evaluation chains continue the learner's chains with the learned
   //    weights held fixed.
@@ -437,9 +390,8 @@ int main(int argc, char** argv) try {
                "E_obs[d_k I] - E_syn[d_k I]\n"
             << "  rank filter |  initial: freq obs  freq syn  mean RMS |  learned: freq obs  freq syn  mean RMS "
                "|  |w_k|     b_k\n";
-  std::ofstream csv(out / "moments.csv");
-  csv << "rank,filter,initial_frequency_observed,initial_frequency_synthesized,initial_mean_patch_rms,"
-         "frequency_observed,frequency_synthesized,mean_patch_rms,weight_norm,bias\n";
+  std::string table = "rank,filter,initial_frequency_observed,initial_frequency_synthesized,initial_mean_patch_rms,"
+                      "frequency_observed,frequency_synthesized,mean_patch_rms,weight_norm,bias\n";
   const auto& conv = model.layer<0>();
   for (std::size_t r = 0; r < order.size(); ++r) {
     const Index k = order[r];
@@ -451,11 +403,10 @@ int main(int argc, char** argv) try {
               << before.mean_patch_rms(k) << " |            " << obs_after.frequency(k) << "    "
               << syn_after.frequency(k) << "    " << after.mean_patch_rms(k) << " | " << std::setprecision(2)
               << std::setw(6) << norm << " " << std::setw(7) << conv.bias()(k) << "\n";
-    csv << r << "," << k << "," << obs_init.frequency(k) << "," << syn_init.frequency(k) << ","
-        << before.mean_patch_rms(k) << "," << obs_after.frequency(k) << "," << syn_after.frequency(k) << ","
-        << after.mean_patch_rms(k) << "," << norm << "," << conv.bias()(k) << "\n";
+    table += csv_row(r, k, obs_init.frequency(k), syn_init.frequency(k), before.mean_patch_rms(k),
+                     obs_after.frequency(k), syn_after.frequency(k), after.mean_patch_rms(k), norm, conv.bias()(k)) +
+             "\n";
   }
-  csv.close();
   auto report = [&](const char* when, const Mismatch& m) {
     std::cout << "moment mismatch D " << when << m.total << "  (frequency part " << m.frequency_part
               << ", mean-patch part " << m.mean_patch_part << "; Monte Carlo noise level " << m.noise << ")\n";
@@ -467,7 +418,6 @@ int main(int argc, char** argv) try {
 
   // 7. Pictures and files. ---------------------------------------------------------------------------
   const Index factor = std::max<Index>(1, 36 / patch_size);
-  std::vector<std::string> written;
   const Image<S> filter_picture = filter_grid(model, order, factor, 8);
   const Image<S> observed_picture = patch_grid(observed, 16, factor, contrast, 4);
   const Image<S> synthesized_picture = patch_grid(synthesized, 16, factor, contrast, 4);
@@ -475,32 +425,19 @@ int main(int argc, char** argv) try {
   // synthesized patch without the white noise of q, built from the filters as basis functions.
   const Batch<S> piece_means = model.top_down(model.bottom_up(synthesized)).B;
   const Image<S> piece_mean_picture = patch_grid(piece_means, 16, factor, contrast, 4);
-  written.push_back((out / "filters.png").string());
-  io::save_png(filter_picture, written.back());
-  written.push_back((out / "observed.png").string());
-  io::save_png(observed_picture, written.back());
-  written.push_back((out / "synthesized.png").string());
-  io::save_png(synthesized_picture, written.back());
-  written.push_back((out / "piece_means.png").string());
-  io::save_png(piece_mean_picture, written.back());
-  written.push_back((out / "overview.png").string());
+  io::save_png(filter_picture, run.output("filters.png"));
+  io::save_png(observed_picture, run.output("observed.png"));
+  io::save_png(synthesized_picture, run.output("synthesized.png"));
+  io::save_png(piece_mean_picture, run.output("piece_means.png"));
   io::GridOptions three_columns = grid_options(3);
   three_columns.gap = 8;
   three_columns.background = 255;
   const Image<S> patch_pictures =
       io::image_grid<S>({observed_picture, synthesized_picture, piece_mean_picture}, three_columns);
-  io::save_png(stack_rows({filter_picture, patch_pictures}, 8), written.back());
-  written.push_back((out / "moments.csv").string());
-  io::save_checkpoint(*learner, checkpoint_path.string());
-  written.push_back(checkpoint_path.string());
-  written.push_back((out / "weights.safetensors").string());
-  io::save_weights(model, written.back());
-  written.push_back((out / "log.csv").string());
-  std::cout << "wall time "
-            << clock_time(std::chrono::duration<double>(std::chrono::steady_clock::now() - start_time).count())
-            << "\nwrote:\n";
-  for (const auto& p : written) std::cout << "  " << p << "\n";
-  return 0;
+  io::save_png(stack_rows({filter_picture, patch_pictures}, 8), run.output("overview.png"));
+  write_text_file(run.output("moments.csv"), table);
+  run.save_results(learning, model);
+  return run.finish();
 } catch (...) {
   return report_exception("prototype_dictionary");
 }

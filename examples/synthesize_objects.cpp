@@ -15,6 +15,7 @@
 //   snapshots/iter_NNNN.png      contact sheets during learning
 //   log.csv                      one row per learning iteration
 //   checkpoint.safetensors       everything needed to continue (--resume): weights, chains, optimizer, engine
+//   stages.csv                   the first iteration of every stage begun (--resume numbers iterations by it)
 //   weights.safetensors          the learned parameters alone
 // Ctrl-C (or SIGTERM) stops after the current iteration, writes the checkpoint and exits with 128+signal.
 #include <gconvnet/gconvnet.hpp>
@@ -22,18 +23,17 @@
 #include <gconvnet/io/image.hpp>
 #include <gconvnet/io/safetensors.hpp>
 #include <gconvnet/learning/mle_learner.hpp>
-#include <gconvnet/learning/stages.hpp>
 
 #include <CLI/CLI.hpp>
 
+#include "support/images.hpp"
 #include "support/program.hpp"
 
 #include <algorithm>
-#include <cctype>
+#include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
-#include <iomanip>
 #include <iostream>
 #include <memory>
 #include <random>
@@ -41,39 +41,20 @@
 #include <string>
 #include <vector>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
-namespace fs = std::filesystem;
 using namespace gconvnet;
 using namespace gconvnet::examples;
 using Model = DynamicModel<float>;
 
 namespace {
 
-/// The checkpoint this run writes, named by the error report when the run diverges.
-std::string checkpoint_file;
-
-// ---------------------------------------------------------------------------------------------------
-// The default setting.
-
 /// The paper's object net (Sec. 8.2: 100 7×7 filters with stride 2; 64 5×5; 20 3×3; one fully
 /// connected filter over the whole map), in parse_layers syntax.
 const char* const paper_layers = "conv:100:7:2:3,relu,conv:64:5:1:2,relu,conv:20:3:1:1,relu,fc:1";
 
 /// The default net for 64×64 images: the paper's four layers with 32 and 32 filters in the first two
-/// (19% of the paper net's 191 M multiply-adds per pass at 64², which is 5.2 times as many). With the
-/// defaults below (layers grown 1→2→3 under the top filter, 100 iterations per stage, 4 chains,
-/// L = 15 steps of ε = 0.45, η = 5e-3 halved per stage) it learns the bundled smileys in about 30 s of
-/// one core (3.7 min wall with two threads on the shared, loaded machine); seed 2016 gives yellow faces
-/// with eyes and smiling mouths, one with teeth, new combinations rather than copies; seeds 1 and 2 the
-/// same kind of faces, one of them more blurred and washed out. Measured on the same images (one core): L = 30 steps of ε = 0.3 (the same
-/// pull toward the piece's mean per iteration) looks the same for 1.7 times the time (94 s with 6
-/// chains); all layers at once for 300 iterations gives noisier faces at η = 5e-3 (114 s), blotchy ones
-/// at η = 2e-3, and a flat yellow square at the release texture rate η = 5e-4 (the weights had not yet
-/// grown large enough). The face and animal sets learn less well: blurred heads with hair and skin
-/// colours; unrecognisable blobs in animal colours.
+/// (19% of the paper net's multiply-adds). With the defaults below (layers grown under the top filter,
+/// 100 iterations per stage, 4 chains, L = 15 steps of ε = 0.45, η = 5e-3 halved per stage) it learns
+/// the bundled smileys in about 30 s of one core; the measurements that chose it are in docs/programs.md.
 const char* const default_layers = "conv:32:7:2:3,relu,conv:32:5:1:2,relu,conv:20:3:1:1,relu,fc:1";
 
 // ---------------------------------------------------------------------------------------------------
@@ -111,9 +92,8 @@ std::vector<std::string> stage_specs(const std::string& spec, bool grow) {
   for (std::size_t i = 0; i < items.size(); ++i)
     if (items[i].rfind("fc:", 0) == 0) top = i;
   if (top == items.size() || top == 0)
-    throw Error("synthesize_objects: --layers '" + spec +
-                "' has no fc item above a conv layer; expected e.g. conv:32:7:2:3,relu,fc:1 (the top filter covers "
-                "the whole map)");
+    throw Error("--layers '" + spec + "' has no fc item above a conv layer; expected e.g. conv:32:7:2:3,relu,fc:1 "
+                "(the top filter covers the whole map)");
   const std::string head = join_items(items, top, items.size());
   if (!grow) return {spec};
   std::vector<std::string> specs;
@@ -142,84 +122,133 @@ void carry_over(Model& from, Model& to, Index from_top) {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Files, images and the log.
+// The stages as one learner.
 
-/// The image files named on the command line: files as given, folders by their images sorted by name.
-std::vector<std::string> image_files(const std::vector<std::string>& inputs) {
-  std::vector<std::string> files;
-  for (const auto& in : inputs) {
-    if (!fs::is_directory(in)) {
-      files.push_back(in);
-      continue;
-    }
-    std::vector<std::string> found;
-    for (const auto& e : fs::directory_iterator(in)) {
-      std::string ext = e.path().extension().string();
-      std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
-      if (e.is_regular_file() && (ext == ".png" || ext == ".jpg" || ext == ".jpeg")) found.push_back(e.path().string());
-    }
-    if (found.empty()) throw Error("synthesize_objects: the folder '" + in + "' holds no .png/.jpg image");
-    std::sort(found.begin(), found.end());
-    files.insert(files.end(), found.begin(), found.end());
-  }
-  return files;
-}
+/// How the stages are learned: every stage `iterations` long, at η = learning_rate · grow_factor^stage.
+struct Schedule {
+  std::vector<std::string> specs;  // the net of every stage (stage_specs)
+  Index iterations = 0;
+  double learning_rate = 0, grow_factor = 1;
+};
 
-/// The centred largest square of an image, resized to size × size.
-Image<float> square(const Image<float>& im, Index size) {
-  const Index h = im.dimension(1), w = im.dimension(2), side = std::min(h, w);
-  Image<float> sq = im;
-  if (h != w) {
-    const Eigen::array<Index, 3> offsets{0, (h - side) / 2, (w - side) / 2}, extents{im.dimension(0), side, side};
-    sq = im.slice(offsets, extents);
-  }
-  return side == size ? sq : io::resize_image(sq, size, size);
-}
-
-/// The training images in the first row, the synthesized ones below, `columns` per row (Fig. 7).
-Image<float> object_sheet(const std::vector<Image<float>>& training, const Batch<float>& synthesized) {
-  std::vector<Image<float>> cells = training;
-  for (Index n = 0; n < batch_size(synthesized); ++n) cells.push_back(image_of(synthesized, n));
-  io::GridOptions grid;
-  grid.columns = static_cast<Index>(training.size());
-  return io::image_grid(cells, grid);
-}
-
-std::string join(const std::vector<double>& v) {
-  std::ostringstream os;
-  for (std::size_t i = 0; i < v.size(); ++i) os << (i ? " " : "") << v[i];
-  return os.str();
-}
-
-/// The learning log: one CSV row per iteration. On --resume, rows at or after the checkpoint's
-/// iteration (written by the interrupted run after its last checkpoint) are dropped first.
-class CsvLog {
+/// What this object represents: the learning of all stages, each a model with a learner of its own,
+/// seen as one learner (global iteration, step, checkpoint) by the program's learning loop. Stage s
+/// starts a fresh model whose lower layers carry the previous stage's weights; every layer learns.
+/// It writes `stages_file` (the first global iteration of every stage begun) so that --resume numbers
+/// the iterations of finished stages as they ran, whatever --iterations it is given.
+class GrowingLearner {
 public:
-  CsvLog(const fs::path& path, Index resume_from) {
-    std::vector<std::string> kept;
-    if (resume_from > 0) {
-      std::ifstream in(path);
-      std::string line;
-      while (std::getline(in, line))
-        if (line.rfind("iteration,", 0) != 0 && !line.empty() && std::stoll(line.substr(0, line.find(','))) < resume_from)
-          kept.push_back(line);
-    }
-    out_.open(path, std::ios::trunc);
-    if (!out_) throw Error("cannot write '" + path.string() + "'");
-    out_ << "iteration,stage,score_observed,score_synthesized,difference,learning_rate,seconds,"
-            "active_observed,active_synthesized,gradient_norm\n";
-    for (const auto& line : kept) out_ << line << "\n";
-    out_.flush();
+  GrowingLearner(Schedule schedule, const Batch<float>& observed, LearningOptions options, std::uint64_t seed,
+                 std::filesystem::path stages_file)
+      : schedule_(std::move(schedule)), observed_(observed), options_(options), seed_(seed),
+        stages_file_(std::move(stages_file)), first_{0} {
+    options_.learning_rate_factor_on_grow = 1.0;  // each stage's learner learns all its layers at its η
+    start_stage(0, nullptr);
   }
-  void write(const IterationStats& s) {
-    out_ << s.iteration << "," << s.stage << "," << s.score_observed << "," << s.score_synthesized << ","
-         << s.score_observed - s.score_synthesized << "," << s.learning_rate << "," << s.seconds << ","
-         << join(s.active_observed) << "," << join(s.active_synthesized) << "," << join(s.gradient_norm) << "\n";
-    out_.flush();
+
+  Index num_stages() const { return static_cast<Index>(schedule_.specs.size()); }
+  Index stage() const { return static_cast<Index>(first_.size()) - 1; }
+  /// Iterations done, across stages.
+  Index iteration() const { return first_.back() + learner_->iteration(); }
+  /// The iteration the last stage ends at: this stage runs --iterations (or as far as it got already).
+  Index total() const {
+    return first_.back() + std::max(learner_->iteration(), schedule_.iterations) +
+           (num_stages() - 1 - stage()) * schedule_.iterations;
+  }
+  bool stage_finished() const { return learner_->iteration() >= schedule_.iterations; }
+  Model& model() { return *model_; }
+  const Batch<float>& synthesized() const { return learner_->synthesized(); }
+  /// The multiply-adds of a pass at every stage (the progress display's ETA).
+  std::vector<double> stage_costs() const {
+    std::vector<double> cost;
+    for (Index s = 0; s < num_stages(); ++s) cost.push_back(static_cast<double>(make_model(s)->macs()));
+    return cost;
+  }
+
+  /// One iteration; after the last of a stage the next stage starts (grow: one more layer).
+  IterationStats step() {
+    if (stage_finished()) {
+      first_.push_back(iteration());  // stage() is now the next stage
+      start_stage(stage(), model_.get());
+    }
+    if (stages_written_ != stage()) write_stages();
+    IterationStats stats = learner_->step();
+    stats.iteration = iteration() - 1;
+    stats.stage = stage();
+    return stats;
+  }
+
+  void save_checkpoint(const std::string& path) const { learner_->save_checkpoint(path); }
+
+  /// Continues from a checkpoint of any stage (its architecture names the stage).
+  /// throws: Error when it fits no stage of this net, or as MleLearner::load_checkpoint.
+  void load_checkpoint(const std::string& path) {
+    const std::string arch = io::SafetensorsReader::read(path, "synthesize_objects").metadata("architecture");
+    Index found = -1;
+    for (Index s = 0; s < num_stages() && found < 0; ++s)
+      if (io::architecture(*make_model(s)) == arch) found = s;
+    if (found < 0)
+      throw Error("the checkpoint '" + path + "' is for another net (" + arch +
+                  "); give the same --layers, --size and --schedule as the run that wrote it");
+    first_ = read_stages(std::filesystem::path(path).parent_path() / stages_file_.filename(), found);
+    start_stage(found, nullptr);
+    learner_->load_checkpoint(path);
   }
 
 private:
-  std::ofstream out_;
+  std::unique_ptr<Model> make_model(Index s) const {
+    return std::make_unique<Model>(shape_of(observed_), parse_layers<float>(schedule_.specs[static_cast<std::size_t>(s)]));
+  }
+
+  void start_stage(Index s, Model* previous) {
+    auto next = make_model(s);
+    std::mt19937_64 init_engine(seed_ + 7919 * static_cast<std::uint64_t>(s));
+    initialize_normal(*next, init_engine, 0.01, 0.0);  // release code: N(0, 0.01²), biases 0
+    if (previous) carry_over(*previous, *next, top_layer(schedule_.specs[static_cast<std::size_t>(s - 1)]));
+    learner_.reset();
+    model_ = std::move(next);
+    options_.optimizer.learning_rate = schedule_.learning_rate * std::pow(schedule_.grow_factor, static_cast<double>(s));
+    learner_ = std::make_unique<MleLearner<Model>>(*model_, observed_, options_, seed_ + static_cast<std::uint64_t>(s));
+    learner_->set_stage(learner_->num_stages() - 1);
+  }
+
+  void write_stages() {
+    std::string text = "stage,first_iteration\n";
+    for (std::size_t s = 0; s < first_.size(); ++s) text += csv_row(s, first_[s]) + "\n";
+    write_text_file(stages_file_, text);
+    stages_written_ = stage();
+  }
+
+  /// The first iteration of stages 0..stage from a stages file; where it lacks one (a run before this
+  /// file existed), stage s is taken to start at s · --iterations.
+  std::vector<Index> read_stages(const std::filesystem::path& file, Index stage) const {
+    std::vector<Index> first(static_cast<std::size_t>(stage + 1), -1);
+    std::ifstream in(file);
+    Index s = 0, at = 0;
+    char comma = 0;
+    std::string line;
+    while (std::getline(in, line))
+      if (std::istringstream(line) >> s >> comma >> at && comma == ',' && s >= 0 && s <= stage)
+        first[static_cast<std::size_t>(s)] = at;
+    for (Index k = 0; k <= stage; ++k)
+      if (first[static_cast<std::size_t>(k)] < 0) {
+        std::cerr << "synthesize_objects: " << file.string() << " does not say where stage " << k + 1
+                  << " began; counting " << schedule_.iterations << " iterations per finished stage\n";
+        for (Index j = 0; j <= stage; ++j) first[static_cast<std::size_t>(j)] = j * schedule_.iterations;
+        break;
+      }
+    return first;
+  }
+
+  Schedule schedule_;
+  const Batch<float>& observed_;
+  LearningOptions options_;
+  std::uint64_t seed_;
+  std::filesystem::path stages_file_;
+  std::vector<Index> first_;  // the first global iteration of every stage begun; the last is this stage's
+  Index stages_written_ = -1;
+  std::unique_ptr<Model> model_;
+  std::unique_ptr<MleLearner<Model>> learner_;
 };
 
 }  // namespace
@@ -228,178 +257,75 @@ int main(int argc, char** argv) try {
   // 1. The command line. ----------------------------------------------------------------------------
   CLI::App app{"Learn a generative ConvNet from aligned images of one object category and synthesize new "
                "ones (Xie et al. 2016, Exp. 2)"};
+  RunOptions run_options;
+  run_options.snapshot_every = 50;
   std::vector<std::string> inputs;
-  std::string out_dir, layers = default_layers, resume, schedule = "grow", chain_init = "zero";
-  std::uint64_t seed = 2016;
-  int threads = 0;
-  Index iterations = 100, chains = 4, size = 64, langevin_steps = 15, snapshot_every = 50, stop_after = 0;
+  std::string layers = default_layers, schedule = "grow", chain_init = "zero";
+  Index iterations = 100, chains = 4, size = 64, langevin_steps = 15;
   double learning_rate = 5e-3, step_size = 0.45, grow_factor = 0.5;
   app.add_option("IMAGES", inputs, "aligned training images, or folders of them; default: the bundled smileys")
-      ->check(CLI::ExistingPath);
-  app.add_option("--out", out_dir, "output directory (created)")->required();
-  app.add_option("--seed", seed, "random seed (weights' initialisation, Langevin noise)")->capture_default_str();
-  app.add_option("--threads", threads, "threads for OpenMP and Eigen (0: their default)")->check(CLI::NonNegativeNumber);
+      ->check(existing_path());
+  add_run_options(app, run_options);
   app.add_option("--layers", layers, std::string("the ConvNet, ending in one fully connected filter (fc:1); the "
                  "paper's: ") + paper_layers)->capture_default_str();
   app.add_option("--schedule", schedule, "grow: add one conv layer per stage under the top filter (Sec. 8); "
-                 "all: learn every layer at once")->check(CLI::IsMember({"grow", "all"}))->capture_default_str();
-  app.add_option("--iterations", iterations, "learning iterations per stage (on --resume: of every stage, "
-                 "finished ones included)")->check(CLI::PositiveNumber)->capture_default_str();
+                 "all: learn every layer at once")->check(one_of({"grow", "all"}))->capture_default_str();
+  app.add_option("--iterations", iterations, "learning iterations per stage (on --resume: of this stage and the "
+                 "next; finished stages keep theirs)")->check(positive_integer())->capture_default_str();
   app.add_option("--chains", chains, "number of synthesized images, i.e. persistent Langevin chains")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(positive_integer())->capture_default_str();
   app.add_option("--size", size, "training images are cut to a centred square and resized to SIZE x SIZE")
-      ->check(CLI::PositiveNumber)->capture_default_str();
-  app.add_option("--learning-rate", learning_rate, "learning rate of the first stage")->check(CLI::PositiveNumber)
+      ->check(positive_integer())->capture_default_str();
+  app.add_option("--learning-rate", learning_rate, "learning rate of the first stage")->check(positive_number())
       ->capture_default_str();
   app.add_option("--grow-factor", grow_factor, "the learning rate is multiplied by this at each new stage")
-      ->check(CLI::PositiveNumber)->capture_default_str();
-  app.add_option("--step-size", step_size, "Langevin step size epsilon")->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(positive_number())->capture_default_str();
+  app.add_option("--step-size", step_size, "Langevin step size epsilon")->check(positive_number())->capture_default_str();
   app.add_option("--langevin-steps", langevin_steps, "Langevin steps per learning iteration")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(positive_integer())->capture_default_str();
   app.add_option("--chain-init", chain_init, "start of the chains: zero (the mean image) or noise")
-      ->check(CLI::IsMember({"zero", "noise"}))->capture_default_str();
-  app.add_option("--snapshot-every", snapshot_every, "contact sheet and checkpoint every N iterations")
-      ->check(CLI::PositiveNumber)->capture_default_str();
-  app.add_option("--stop-after", stop_after, "stop after iteration N as Ctrl-C would (checkpoint written; exit "
-                 "status 0): learn in chunks with --resume")->check(CLI::PositiveNumber);
-  app.add_option("--resume", resume, "continue from a checkpoint written by an earlier run")->check(CLI::ExistingFile);
-  CLI11_PARSE(app, argc, argv);
-
+      ->check(one_of({"zero", "noise"}))->capture_default_str();
+  if (const auto exit = parse_command_line(app, argc, argv)) return *exit;
   if (inputs.empty()) inputs.push_back(bundled_file("objects/smiley", GCONVNET_EXAMPLE_DATA_DIR));
-  const fs::path out(out_dir);
-  fs::create_directories(out / "snapshots");
-  if (threads > 0) {
-#ifdef _OPENMP
-    omp_set_num_threads(threads);
-#endif
-    Eigen::setNbThreads(threads);
-  }
+  Run run("synthesize_objects", run_options, argc, argv);
 
   // 2. The observed images: aligned, size × size, intensities 0–255 minus the per-channel means. ------
-  const std::vector<std::string> files = image_files(inputs);
-  std::vector<Image<float>> training;
-  for (const auto& f : files) training.push_back(square(io::load_image<float>(f), size));
-  Batch<float> observed = make_batch<float>(shape_of(training[0]), static_cast<Index>(training.size()));
-  for (std::size_t n = 0; n < training.size(); ++n)
-    std::copy(training[n].data(), training[n].data() + training[n].size(), observed.data() + n * training[n].size());
-  const std::vector<double> means = io::channel_means(observed);
-  io::subtract_channel_means(observed, means);
+  const std::vector<Image<float>> training = load_squares(image_files(inputs), size);
+  Batch<float> observed = stack_images(training);
+  const std::vector<double> means = remove_channel_means(observed);
   std::cout << "observed: " << training.size() << " images from " << inputs[0] << (inputs.size() > 1 ? " ..." : "")
             << ", as " << size << "x" << size << "\n";
 
   // 3. The models: one per stage, each ending in the fully connected filter (f = its response). -------
-  const std::vector<std::string> specs = stage_specs(layers, schedule == "grow");
-  const Index stages = static_cast<Index>(specs.size()), total = stages * iterations;
-  auto make_model = [&](Index s) { return std::make_unique<Model>(shape_of(training[0]), parse_layers<float>(specs[s])); };
-  std::vector<double> stage_cost;
-  for (Index s = 0; s < stages; ++s) stage_cost.push_back(static_cast<double>(make_model(s)->macs()));
-
   LearningOptions options;
   options.chains = chains;
   options.langevin = {step_size, langevin_steps, 1.0};
   options.chain_init = chain_init == "zero" ? LearningOptions::ChainInit::zero : LearningOptions::ChainInit::noise;
-  options.learning_rate_factor_on_grow = 1.0;  // each stage's learner learns all its layers at the stage's η
-
-  std::unique_ptr<Model> model;
-  std::unique_ptr<MleLearner<Model>> learner;
-  Index stage = 0;
-  // Stage s: a fresh model whose lower layers carry the previous stage's weights; every layer learns.
-  auto start_stage = [&](Index s, Model* previous) {
-    auto next = make_model(s);
-    std::mt19937_64 init_engine(seed + 7919 * static_cast<std::uint64_t>(s));
-    initialize_normal(*next, init_engine, 0.01, 0.0);  // release code: N(0, 0.01²), biases 0
-    if (previous) carry_over(*previous, *next, top_layer(specs[s - 1]));
-    learner.reset();
-    model = std::move(next);
-    options.optimizer.learning_rate = learning_rate * std::pow(grow_factor, static_cast<double>(s));
-    learner = std::make_unique<MleLearner<Model>>(*model, observed, options, seed + static_cast<std::uint64_t>(s));
-    learner->set_stage(learner->num_stages() - 1);
-    stage = s;
-  };
-  if (!resume.empty()) {  // the checkpoint's architecture names its stage
-    const std::string arch = io::SafetensorsReader::read(resume, "synthesize_objects").metadata("architecture");
-    Index found = -1;
-    for (Index s = 0; s < stages && found < 0; ++s)
-      if (io::architecture(*make_model(s)) == arch) found = s;
-    if (found < 0)
-      throw Error("synthesize_objects: the checkpoint '" + resume + "' is for another net (" + arch +
-                  "); give the same --layers, --size and --schedule as the run that wrote it");
-    start_stage(found, nullptr);
-    io::load_checkpoint(*learner, resume);
-    std::cout << "resumed from " << resume << " at stage " << found + 1 << ", iteration "
-              << found * iterations + learner->iteration() << "\n";
-  } else {
-    start_stage(0, nullptr);
-  }
-  std::cout << model->summary();
-  std::cout << stages << " stage" << (stages > 1 ? "s" : "") << " x " << iterations << " iterations, " << chains
-            << " chains, L = " << langevin_steps << ", eps = " << step_size << ", eta = " << learning_rate
-            << ", seed " << seed << "\n";
+  GrowingLearner learner({stage_specs(layers, schedule == "grow"), iterations, learning_rate, grow_factor}, observed,
+                         options, run_options.seed, run.file("stages.csv"));
+  run.resume(learner);
+  std::cout << learner.model().summary();
+  std::cout << learner.num_stages() << " stage" << (learner.num_stages() > 1 ? "s" : "") << " x " << iterations
+            << " iterations, " << chains << " chains, L = " << langevin_steps << ", eps = " << step_size
+            << ", eta = " << learning_rate << ", seed " << run_options.seed << "\n";
 
   // 4. Algorithm 1: L Langevin steps on the chains, then w ← w + η (H_obs − H_syn), stage by stage. ---
-  const fs::path checkpoint_path = out / "checkpoint.safetensors";
-  checkpoint_file = checkpoint_path.string();
-  auto global_iteration = [&] { return stage * iterations + learner->iteration(); };
-  auto intensities = [&](const Batch<float>& chains_now) {
-    Batch<float> b = chains_now;
-    io::add_channel_means(b, means);
-    return b;
+  Learning learning = learning_of(learner, learner.total());
+  learning.stage_finished = [&] { return learner.stage_finished(); };
+  learning.snapshot = [&](Index done) {
+    io::save_png(two_row_sheet(training, with_channel_means(learner.synthesized(), means)), run.snapshot_file(done));
   };
-  CsvLog log(out / "log.csv", global_iteration());
-  Progress progress(stage_cost, iterations);
-  auto snapshot = [&](Index iteration) {
-    std::ostringstream name;
-    name << "iter_" << std::setw(4) << std::setfill('0') << iteration << ".png";
-    io::save_png(object_sheet(training, intensities(learner->synthesized())), (out / "snapshots" / name.str()).string());
-    io::save_checkpoint(*learner, checkpoint_path.string());
-  };
-
-  catch_stop_signals();
-  while (global_iteration() < total) {
-    if (learner->iteration() >= iterations) start_stage(stage + 1, model.get());  // grow: one more layer
-    IterationStats stats = learner->step();
-    stats.iteration = global_iteration() - 1;
-    stats.stage = stage;
-    log.write(stats);
-    const Index done = global_iteration();
-    std::ostringstream status;
-    status << std::fixed << std::setprecision(1) << "f(obs) " << stats.score_observed << "  f(syn) "
-           << stats.score_synthesized;
-    progress.update(done, total, stage, stats.seconds, status.str());
-    if (done % snapshot_every == 0 || done % iterations == 0) snapshot(done);
-    if (stop_requested() || done == stop_after) {
-      progress.interrupt_line();
-      io::save_checkpoint(*learner, checkpoint_path.string());
-      std::cerr << "synthesize_objects: " << (stop_requested() ? "interrupted (" : "stopped (") 
-                << (stop_requested() ? stop_signal_name() : "--stop-after") << ") after iteration " << done
-                << " of " << total << "; checkpoint written to " << checkpoint_path.string()
-                << "\ncontinue with: " << resume_command(argc, argv, checkpoint_path) << "\n";
-      return stop_requested() ? stop_exit_code() : 0;
-    }
-  }
+  learning.stage_cost = learner.stage_costs();
+  learning.stage_length = iterations;
+  if (const auto stopped = run.learn(learning)) return *stopped;
 
   // 5. The synthesized objects: the chains plus the channel means, clipped to 0–255. -----------------
-  const Batch<float> synthesized = intensities(learner->synthesized());
-  std::vector<std::string> written;
-  for (Index n = 0; n < batch_size(synthesized); ++n) {
-    std::ostringstream name;
-    name << "synthesized_" << std::setw(2) << std::setfill('0') << n << ".png";
-    written.push_back((out / name.str()).string());
-    io::save_png(image_of(synthesized, n), written.back());
-  }
-  written.push_back((out / "contact_sheet.png").string());
-  io::save_png(object_sheet(training, synthesized), written.back());
-  io::save_checkpoint(*learner, checkpoint_path.string());
-  written.push_back(checkpoint_path.string());
-  written.push_back((out / "weights.safetensors").string());
-  io::save_weights(*model, written.back());
-  written.push_back((out / "log.csv").string());
-
-  // 6. Where everything went. ------------------------------------------------------------------------
-  std::cout << "wrote:\n";
-  for (const auto& p : written) std::cout << "  " << p << "\n";
-  std::cout << "  " << (out / "snapshots").string() << "/\n";
-  return 0;
+  const Batch<float> synthesized = with_channel_means(learner.synthesized(), means);
+  run.list(save_numbered(synthesized, run.out(), "synthesized_"));
+  io::save_png(two_row_sheet(training, synthesized), run.output("contact_sheet.png"));
+  run.save_results(learning, learner.model());
+  run.list(run.file("stages.csv").string());
+  return run.finish();
 } catch (...) {
-  return report_exception("synthesize_objects", checkpoint_file);
+  return report_exception("synthesize_objects");
 }

@@ -1,199 +1,255 @@
-// examples/support/program.hpp — what the example programs share and the library leaves to its users:
-// Ctrl-C handling, a progress display, the bundled data files, and how a program reports an error.
-// Not part of the library (it prints, and it owns process-wide signal handlers).
+// examples/support/program.hpp — the skeleton every example program uses, so that each program's file
+// reads like its algorithm. Not part of the library (it prints, parses command lines and owns
+// process-wide signal handlers). What it does for a program:
+//   - the command line (cli.hpp): --out, --seed, --threads, --snapshot-every, --stop-after, --resume,
+//     validators whose errors read as sentences, exit status 1 on a bad option;
+//   - the run (Run): threads set, --out created with its folders, temporary files of a killed run
+//     removed; --resume; the learning loop (Run::learn): log.csv (csv.hpp; rows after the checkpoint
+//     dropped on --resume), the progress display (progress.hpp), pictures and a checkpoint every
+//     --snapshot-every iterations and at the end of every stage, Ctrl-C / SIGTERM / --stop-after
+//     answered with a checkpoint and the command that continues; the checkpoint and weights at the
+//     end; the list of files written;
+//   - errors (process.hpp): one line, exit 1, or 3 for a diverged run naming the last good checkpoint;
+//   - images (images.hpp): image lists, centre squares, batches, numbered PNGs.
+//
+// A learning program, in full:
+//
+//   int main(int argc, char** argv) try {
+//     CLI::App app{"Learn a model of one texture and synthesize from it"};
+//     RunOptions run_options;
+//     Index iterations = 100;
+//     add_run_options(app, run_options);
+//     app.add_option("--iterations", iterations, "learning iterations")->check(positive_integer());
+//     if (const auto exit = parse_command_line(app, argc, argv)) return *exit;
+//     Run run("my_texture", run_options, argc, argv);
+//
+//     Batch<float> observed = ...;                               // the data, the model, the learner
+//     MleLearner<Model> learner(model, observed, options, run_options.seed);
+//     run.resume(learner);                                       // with --resume: its checkpoint
+//
+//     Learning learning = learning_of(learner, iterations);      // Algorithm 1, driven by the skeleton
+//     learning.snapshot = [&](Index done) { io::save_png(picture(learner), run.snapshot_file(done)); };
+//     if (const auto stopped = run.learn(learning)) return *stopped;  // Ctrl-C: checkpoint written
+//
+//     io::save_png(picture(learner), run.output("contact_sheet.png"));
+//     run.save_results(learning, model);                         // checkpoint.safetensors, weights.safetensors
+//     return run.finish();                                       // prints "wrote:" and the files
+//   } catch (...) {
+//     return report_exception("my_texture");                     // one line; exit 1, or 3 if it diverged
+//   }
 #pragma once
 
 #include <gconvnet/core/error.hpp>
 #include <gconvnet/core/tensor.hpp>
+#include <gconvnet/io/checkpoint.hpp>
+#include <gconvnet/learning/statistics.hpp>
 
-#include <algorithm>
+#include "cli.hpp"
+#include "csv.hpp"
+#include "process.hpp"
+#include "progress.hpp"
+
 #include <chrono>
-#include <cmath>
-#include <csignal>
-#include <cstdio>
-#include <exception>
 #include <filesystem>
+#include <functional>
 #include <iomanip>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include <unistd.h>
-
 namespace gconvnet::examples {
 
-namespace fs = std::filesystem;
-
 // ---------------------------------------------------------------------------------------------------
-// Ctrl-C and SIGTERM: the handler only raises a flag; a program's loop looks at it after each
-// iteration, writes its checkpoint and returns exit_code(). A second signal ends the program at once.
+// What the learning loop needs from a program.
 
-namespace detail {
-inline volatile std::sig_atomic_t stop_signal = 0;
-extern "C" inline void on_stop_signal(int sig) {
-  stop_signal = sig;
-  std::signal(sig, SIG_DFL);
-}
-}  // namespace detail
+/// The columns of log.csv and how an iteration's statistics fill a row (see csv_row).
+struct LogFormat {
+  std::string header;
+  std::function<std::string(const IterationStats&)> row;
+};
 
-/// Installs the SIGINT and SIGTERM handlers.
-inline void catch_stop_signals() {
-  std::signal(SIGINT, detail::on_stop_signal);
-  std::signal(SIGTERM, detail::on_stop_signal);
-}
-/// True once SIGINT or SIGTERM arrived.
-inline bool stop_requested() { return detail::stop_signal != 0; }
-/// "SIGINT" or "SIGTERM".
-inline const char* stop_signal_name() { return detail::stop_signal == SIGINT ? "SIGINT" : "SIGTERM"; }
-/// The shell's convention for a program ended by a signal: 128 + its number.
-inline int stop_exit_code() { return 128 + static_cast<int>(detail::stop_signal); }
-
-// ---------------------------------------------------------------------------------------------------
-// Errors: one line on stderr and a distinct exit status.
-
-/// Exit status of a run that diverged (NaN or Inf in the chains, gradients or weights).
-inline constexpr int exit_diverged = 3;
-
-/// Prints ONE line "PROGRAM: message" on stderr for the exception in flight and returns the exit
-/// status: 3 for a NumericalError (the run diverged), with a hint and the last good checkpoint
-/// (`checkpoint`, when not empty and on disk: continue from it with --resume and a smaller step size
-/// or learning rate); 1 otherwise. Call from a catch block.
-inline int report_exception(const char* program, const std::string& checkpoint = {}) {
-  try {
-    throw;
-  } catch (const NumericalError& e) {
-    std::cerr << program << ": the run diverged: " << e.what()
-              << "; hint: rerun with a smaller --step-size or --learning-rate";
-    if (!checkpoint.empty() && fs::exists(checkpoint))
-      std::cerr << ", from the last good checkpoint: --resume " << checkpoint;
-    else
-      std::cerr << " (no checkpoint was written before the divergence)";
-    std::cerr << "\n";
-    return exit_diverged;
-  } catch (const std::exception& e) {
-    std::cerr << program << ": " << e.what() << "\n";
-    return 1;
-  }
+/// The log of a learner's own statistics: iteration, stage, both scores and their difference,
+/// η, seconds, then per layer the fractions of units on (observed, synthesized) and ‖H_obs − H_syn‖.
+inline LogFormat stats_log() {
+  return {"iteration,stage,score_observed,score_synthesized,difference,learning_rate,seconds,active_observed,"
+          "active_synthesized,gradient_norm",
+          [](const IterationStats& s) {
+            return csv_row(s.iteration, s.stage, s.score_observed, s.score_synthesized,
+                           s.score_observed - s.score_synthesized, s.learning_rate, s.seconds, s.active_observed,
+                           s.active_synthesized, s.gradient_norm);
+          }};
 }
 
-// ---------------------------------------------------------------------------------------------------
-// Files.
-
-/// Where a bundled data file is: in `source_dir` (the examples/data folder this program was built
-/// from), or installed under share/gconvnet/examples/data next to the executable.
-/// throws: Error naming the places looked in.
-inline std::string bundled_file(const std::string& name, const std::string& source_dir) {
-  std::vector<fs::path> candidates;
-  if (!source_dir.empty()) candidates.emplace_back(fs::path(source_dir) / name);
-  std::error_code ec;
-  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  if (!ec) candidates.push_back(exe.parent_path().parent_path() / "share" / "gconvnet" / "examples" / "data" / name);
-  std::string places;
-  for (const auto& p : candidates) {
-    if (fs::exists(p)) return p.string();
-    places += (places.empty() ? "" : ", ") + p.parent_path().string();
-  }
-  throw Error("the bundled file '" + name + "' is not in " + (places.empty() ? std::string("any known place") : places));
-}
-
-/// Removes the temporary files that io::write_file_atomically ("NAME.tmp-XXXXXX") leaves in `dir`
-/// when the process is killed (SIGKILL, power loss) between creating and renaming one; returns how
-/// many. Only for a directory this program alone writes (its --out): another process's file being
-/// written there would be removed too. A missing directory has none.
-inline int remove_stale_temp_files(const fs::path& dir) {
-  std::error_code ec;
-  if (!fs::is_directory(dir, ec)) return 0;
-  int removed = 0;
-  for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    const std::string name = entry.path().filename().string();
-    const std::size_t at = name.rfind(".tmp-");
-    if (at == std::string::npos || at == 0 || name.size() != at + 5 + 6 || !entry.is_regular_file(ec)) continue;
-    if (fs::remove(entry.path(), ec)) ++removed;
-  }
-  return removed;
-}
-
-/// This program's command line with "--resume CHECKPOINT" in place of any earlier --resume.
-inline std::string resume_command(int argc, char** argv, const fs::path& checkpoint) {
-  std::string cmd = argv[0];
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "--resume") {
-      ++i;
-      continue;
-    }
-    if (a.rfind("--resume=", 0) == 0) continue;
-    cmd += " " + a;
-  }
-  return cmd + " --resume " + checkpoint.string();
-}
-
-// ---------------------------------------------------------------------------------------------------
-// Progress.
-
-/// "m:ss" or "h:mm:ss".
-inline std::string clock_time(double seconds) {
-  const long s = std::lround(std::max(0.0, seconds));
+/// "f(obs) 12.5  f(syn) 11.0  diff 1.5": the progress figures of maximum likelihood learning.
+inline std::string score_status(const IterationStats& s) {
   std::ostringstream os;
-  if (s >= 3600) os << s / 3600 << ":" << std::setw(2) << std::setfill('0');
-  os << (s / 60) % 60 << ":" << std::setw(2) << std::setfill('0') << s % 60;
+  os << std::fixed << std::setprecision(1) << "f(obs) " << s.score_observed << "  f(syn) " << s.score_synthesized
+     << "  diff " << s.score_observed - s.score_synthesized;
   return os.str();
 }
 
-/// A progress bar with ETA on a terminal (stderr); a plain line every `plain_every` iterations (or
-/// 30 s) otherwise. The ETA weighs the remaining iterations by the cost of their stage (e.g. the
-/// model's multiply-adds at that stage's depth); one stage of cost 1 for a program without stages.
-class Progress {
+/// A learning run as Run::learn drives it: the learner behind three functions, and what the program
+/// adds to each iteration. learning_of fills the first four for a library learner.
+struct Learning {
+  Index total = 0;                                          ///< the run ends when iteration() reaches it
+  std::function<Index()> iteration;                         ///< iterations done so far, across stages
+  std::function<IterationStats()> step;                     ///< one iteration; its stats.iteration is global
+  std::function<void(const std::string&)> save_checkpoint;  ///< all that --resume needs, to that path
+  // Optional:
+  std::function<bool()> stage_finished;                     ///< after a stage's last iteration: snapshot too
+  std::function<void(Index)> snapshot;                      ///< pictures after iteration N (the checkpoint follows)
+  std::function<std::string(const IterationStats&)> status = score_status;  ///< progress figures
+  LogFormat log = stats_log();                              ///< log.csv
+  std::vector<double> stage_cost{1.0};                      ///< cost of an iteration in each stage (ETA)
+  Index stage_length = 0;                                   ///< iterations per stage for the ETA (0: total)
+  Index print_every = 20;                                   ///< a progress line every N iterations off a terminal
+};
+
+/// The learning of the learner `current()` returns — an MleLearner or CdLearner, or anything with
+/// iteration(), step() and save_checkpoint(path) — until iteration `total`. Each call asks
+/// `current()` again: for a learner the program replaces while it learns (held in a std::optional).
+template <class Current>
+Learning learning_via(Current current, Index total) {
+  Learning l;
+  l.total = total;
+  l.iteration = [current] { return current().iteration(); };
+  l.step = [current] { return current().step(); };
+  l.save_checkpoint = [current](const std::string& path) { current().save_checkpoint(path); };
+  return l;
+}
+
+/// The learning of `learner` until iteration `total`; `learner` must outlive the result.
+template <class Learner>
+Learning learning_of(Learner& learner, Index total) {
+  return learning_via([&learner]() -> Learner& { return learner; }, total);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The run.
+
+/// What this object represents: one run of a program in its --out directory, from the set-up to the
+/// list of files written.
+class Run {
 public:
-  Progress(std::vector<double> stage_cost, Index iterations_per_stage, Index plain_every = 20)
-      : cost_(std::move(stage_cost)), per_stage_(std::max<Index>(iterations_per_stage, 1)),
-        plain_every_(std::max<Index>(plain_every, 1)), tty_(::isatty(::fileno(stderr)) != 0) {
-    if (cost_.empty()) cost_.push_back(1.0);
+  /// Sets OpenMP's and Eigen's threads, creates --out and `folders` in it (listed at the end), and
+  /// removes the temporary files a killed run left there (saying how many on stderr).
+  /// requires: argv outlives the Run.  throws: std::filesystem errors when --out cannot be created.
+  Run(std::string program, const RunOptions& options, int argc, char** argv,
+      std::vector<std::string> folders = {"snapshots"})
+      : program_(std::move(program)), options_(options), argc_(argc), argv_(argv), out_(options.out),
+        folders_(std::move(folders)), start_(std::chrono::steady_clock::now()) {
+    use_threads(options_.threads);
+    std::filesystem::create_directories(out_);
+    for (const auto& f : folders_) std::filesystem::create_directories(out_ / f);
+    const int stale = remove_stale_temp_files_below(out_);
+    if (stale > 0) std::cerr << program_ << ": removed " << stale << " temporary file(s) of a killed run\n";
   }
 
-  /// Reports iteration `done` of `total` (1-based, just finished, in stage `stage`, which took
-  /// `seconds`); `status` is shown after the ETA (e.g. "f(obs)-f(syn) 12.5").
-  void update(Index done, Index total, Index stage, double seconds, const std::string& status) {
-    cost_done_ += stage_cost(stage);
-    seconds_ += seconds;
-    double cost_left = 0;
-    for (Index i = done; i < total; ++i) cost_left += stage_cost(i / per_stage_);
-    const double eta = cost_done_ > 0 ? seconds_ / cost_done_ * cost_left : 0;
-    const auto now = std::chrono::steady_clock::now();
-    std::ostringstream line;
-    if (cost_.size() > 1) line << "stage " << stage + 1 << "/" << cost_.size() << " ";
-    line << "iter " << done << "/" << total << "  " << std::fixed << std::setprecision(2) << seconds
-         << " s/it  ETA " << clock_time(eta) << "  " << status;
-    if (tty_) {
-      if (done < total && now - last_ < std::chrono::milliseconds(200)) return;
-      const int width = 30;
-      const int filled = static_cast<int>(width * done / std::max<Index>(total, 1));
-      std::cerr << "\r[" << std::string(static_cast<std::size_t>(filled), '#')
-                << std::string(static_cast<std::size_t>(width - filled), '.') << "] " << line.str() << "    "
-                << std::flush;
-      if (done == total) std::cerr << "\n";
-    } else {
-      if (done % plain_every_ != 0 && done != total && now - last_ < std::chrono::seconds(30)) return;
-      std::cerr << line.str() << "\n";
-    }
-    last_ = now;
+  const RunOptions& options() const { return options_; }
+  /// The --out directory.
+  const fs::path& out() const { return out_; }
+  /// DIR/name in the --out directory (not listed at the end; see output).
+  fs::path file(const std::string& name) const { return out_ / name; }
+  /// DIR/checkpoint.safetensors.
+  std::string checkpoint_file() const { return file("checkpoint.safetensors").string(); }
+  /// DIR/snapshots/iter_NNNN.png for iteration `iteration`.
+  std::string snapshot_file(Index iteration) const {
+    std::ostringstream name;
+    name << "iter_" << std::setw(4) << std::setfill('0') << iteration << ".png";
+    return (out_ / "snapshots" / name.str()).string();
   }
-  /// Ends a terminal's progress line before other output.
-  void interrupt_line() const {
-    if (tty_) std::cerr << "\n";
+  /// DIR/name, listed by finish() among the files written.
+  std::string output(const std::string& name) {
+    list(file(name).string());
+    return written_.back();
+  }
+  /// Lists `path` (or `paths`) among the files written.
+  void list(const std::string& path) { written_.push_back(path); }
+  void list(const std::vector<std::string>& paths) { written_.insert(written_.end(), paths.begin(), paths.end()); }
+
+  /// With --resume: loads that checkpoint into `learner` (load_checkpoint(path)), remembers it as the
+  /// last good one and says so; returns whether it did.  throws: Error from load_checkpoint.
+  template <class Learner>
+  bool resume(Learner& learner) {
+    if (options_.resume.empty()) return false;
+    learner.load_checkpoint(options_.resume);
+    remember_good_checkpoint(options_.resume);
+    std::cout << "resumed from " << options_.resume << " at iteration " << learner.iteration() << "\n";
+    return true;
+  }
+
+  /// Writes the checkpoint (DIR/checkpoint.safetensors) and remembers it as the last good one.
+  void save_checkpoint(const Learning& l) {
+    l.save_checkpoint(checkpoint_file());
+    remember_good_checkpoint(checkpoint_file());
+  }
+
+  /// Learns until l.iteration() reaches l.total: after each step a row of log.csv (opened here: the
+  /// rows from l.iteration() on are dropped), the progress display, and every --snapshot-every
+  /// iterations, at the end of a stage and at the end, l.snapshot and the checkpoint. Returns the
+  /// exit status when it stopped early — Ctrl-C or SIGTERM (128 + signal) or --stop-after (0) — after
+  /// writing the checkpoint and the command that continues; nothing when learning is done.
+  /// throws: what l.step throws (NumericalError for a diverged run; the checkpoint on disk stays the
+  /// last good one), Error when a file cannot be written.
+  std::optional<int> learn(const Learning& l) {
+    CsvLog log(file("log.csv"), l.log.header, l.iteration());
+    Progress progress(l.stage_cost, l.stage_length > 0 ? l.stage_length : l.total, l.print_every);
+    catch_stop_signals();
+    while (l.iteration() < l.total) {
+      const IterationStats stats = l.step();
+      log.write(l.log.row(stats));
+      const Index done = l.iteration();
+      progress.update(done, l.total, stats.stage, stats.seconds, l.status ? l.status(stats) : std::string());
+      if (done % options_.snapshot_every == 0 || done == l.total || (l.stage_finished && l.stage_finished())) {
+        if (l.snapshot) l.snapshot(done);
+        save_checkpoint(l);
+      }
+      const bool signalled = stop_requested();
+      if (signalled || done == options_.stop_after) {
+        progress.interrupt_line();
+        save_checkpoint(l);
+        std::cerr << program_ << ": " << (signalled ? "interrupted (" : "stopped (")
+                  << (signalled ? stop_signal_name() : "--stop-after") << ") after iteration " << done << " of "
+                  << l.total << "; checkpoint written to " << checkpoint_file()
+                  << "\ncontinue with: " << resume_command(argc_, argv_, checkpoint_file()) << "\n";
+        return signalled ? stop_exit_code() : 0;
+      }
+    }
+    return std::nullopt;
+  }
+
+  /// The results every learning program ends with: the checkpoint, the weights of `model`
+  /// (DIR/weights.safetensors) and the log, listed.  throws: Error when a file cannot be written.
+  template <class Model>
+  void save_results(const Learning& l, Model& model) {
+    save_checkpoint(l);
+    list(checkpoint_file());
+    io::save_weights(model, output("weights.safetensors"));
+    list(file("log.csv").string());
+  }
+
+  /// Prints the wall time and "wrote:" with every file listed and the folders; returns 0.
+  int finish() const {
+    std::cout << "wall time "
+              << clock_time(std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count())
+              << "\nwrote:\n";
+    for (const auto& p : written_) std::cout << "  " << p << "\n";
+    for (const auto& f : folders_) std::cout << "  " << (out_ / f).string() << "/\n";
+    return 0;
   }
 
 private:
-  double stage_cost(Index s) const {
-    return cost_[static_cast<std::size_t>(std::clamp<Index>(s, 0, static_cast<Index>(cost_.size()) - 1))];
-  }
-  std::vector<double> cost_;
-  Index per_stage_, plain_every_;
-  bool tty_;
-  double cost_done_ = 0, seconds_ = 0;
-  std::chrono::steady_clock::time_point last_{};
+  std::string program_;
+  RunOptions options_;
+  int argc_;
+  char** argv_;
+  fs::path out_;
+  std::vector<std::string> folders_;
+  std::vector<std::string> written_;
+  std::chrono::steady_clock::time_point start_;
 };
 
 }  // namespace gconvnet::examples

@@ -1,6 +1,6 @@
-# Checks that the ```cpp block of README.md's "A first program" section is byte for byte the example
-# program it claims to be, so that the README stays true.
-#   cmake -DREADME=<README.md> -DEXAMPLE=<examples/random_model.cpp> -P check_first_program.cmake
+# Checks that the ```cpp block of a README.md section ("A first program" unless -DSECTION names another)
+# is byte for byte the example program it claims to be, so that the README stays true.
+#   cmake -DREADME=<README.md> -DEXAMPLE=<examples/random_model.cpp> [-DSECTION=<heading>] -P check_first_program.cmake
 # Fails (FATAL_ERROR) when the section or its block is missing or when the two differ.
 cmake_minimum_required(VERSION 3.16)
 
@@ -10,13 +10,16 @@ foreach(var README EXAMPLE)
   endif()
 endforeach()
 
+if(NOT DEFINED SECTION)
+  set(SECTION "A first program")
+endif()
 file(READ "${README}" readme)
 file(READ "${EXAMPLE}" example)
 
-set(heading "\n## A first program\n")
+set(heading "\n## ${SECTION}\n")
 string(FIND "${readme}" "${heading}" at)
 if(at EQUAL -1)
-  message(FATAL_ERROR "check_first_program: ${README} has no '## A first program' section")
+  message(FATAL_ERROR "check_first_program: ${README} has no '## ${SECTION}' section")
 endif()
 string(LENGTH "${heading}" heading_length)
 math(EXPR at "${at} + ${heading_length}")
@@ -30,14 +33,14 @@ endif()
 set(open "```cpp\n")
 string(FIND "${section}" "${open}" begin)
 if(begin EQUAL -1)
-  message(FATAL_ERROR "check_first_program: the 'A first program' section of ${README} has no ```cpp block")
+  message(FATAL_ERROR "check_first_program: the '${SECTION}' section of ${README} has no ```cpp block")
 endif()
 string(LENGTH "${open}" open_length)
 math(EXPR begin "${begin} + ${open_length}")
 string(SUBSTRING "${section}" ${begin} -1 block)
 string(FIND "${block}" "\n```" end)
 if(end EQUAL -1)
-  message(FATAL_ERROR "check_first_program: the ```cpp block of 'A first program' in ${README} is not closed")
+  message(FATAL_ERROR "check_first_program: the ```cpp block of '${SECTION}' in ${README} is not closed")
 endif()
 math(EXPR end "${end} + 1")  # keep the block's last newline: the file ends with one too
 string(SUBSTRING "${block}" 0 ${end} block)
@@ -67,7 +70,7 @@ if(NOT block STREQUAL example)
     string(SUBSTRING "${b}" ${eb} -1 b)
     math(EXPR line "${line} + 1")
   endwhile()
-  message(FATAL_ERROR "check_first_program: the ```cpp block of 'A first program' in ${README} differs from "
+  message(FATAL_ERROR "check_first_program: the ```cpp block of '${SECTION}' in ${README} differs from "
                       "${EXAMPLE}; ${where}")
 endif()
-message(STATUS "check_first_program: README's first program is ${EXAMPLE}")
+message(STATUS "check_first_program: README's '${SECTION}' is ${EXAMPLE}")
