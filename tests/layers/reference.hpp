@@ -103,6 +103,74 @@ inline Batch<double> conv_transpose(const Batch<double>& dy, const Weights& w, c
   return dx;
 }
 
+/// ((a mod m) + m) mod m: the index on the torus.
+inline Index wrap_index(Index a, Index m) { return ((a % m) + m) % m; }
+
+/// Conv with circular padding (conv.hpp, PaddingMode::circular):
+/// y(k,u,v,n) = b_k + Σ_{c,i,j} w(k,c,i,j)·x(c, (u·s − p + i) mod H, (v·s − p + j) mod W, n), output (H/s)×(W/s).
+inline Batch<double> conv_periodic(const Batch<double>& x, const Weights& w, const Vector<double>& b, Index stride,
+                                   Index pad) {
+  const Index C = x.dimension(0), H = x.dimension(1), W = x.dimension(2), N = x.dimension(3);
+  const Index K = w.dimension(0), kh = w.dimension(2), kw = w.dimension(3);
+  REQUIRE(w.dimension(1) == C);
+  REQUIRE(H % stride == 0);
+  REQUIRE(W % stride == 0);
+  const Index Ho = H / stride, Wo = W / stride;
+  Batch<double> y(K, Ho, Wo, N);
+  for (Index n = 0; n < N; ++n)
+    for (Index v = 0; v < Wo; ++v)
+      for (Index u = 0; u < Ho; ++u)
+        for (Index k = 0; k < K; ++k) {
+          double acc = b(k);
+          for (Index j = 0; j < kw; ++j)
+            for (Index i = 0; i < kh; ++i) {
+              const Index h = wrap_index(u * stride - pad + i, H), c0 = wrap_index(v * stride - pad + j, W);
+              for (Index c = 0; c < C; ++c) acc += w(k, c, i, j) * x(c, h, c0, n);
+            }
+          y(k, u, v, n) = acc;
+        }
+  return y;
+}
+
+/// The transpose of conv_periodic's linear part (a scatter onto the torus).
+inline Batch<double> conv_periodic_transpose(const Batch<double>& dy, const Weights& w, const Shape& in, Index stride,
+                                             Index pad) {
+  const Index K = dy.dimension(0), Ho = dy.dimension(1), Wo = dy.dimension(2), N = dy.dimension(3);
+  const Index kh = w.dimension(2), kw = w.dimension(3);
+  Batch<double> dx(in.channels, in.height, in.width, N);
+  dx.setZero();
+  for (Index n = 0; n < N; ++n)
+    for (Index v = 0; v < Wo; ++v)
+      for (Index u = 0; u < Ho; ++u)
+        for (Index k = 0; k < K; ++k)
+          for (Index j = 0; j < kw; ++j)
+            for (Index i = 0; i < kh; ++i) {
+              const Index h = wrap_index(u * stride - pad + i, in.height);
+              const Index c0 = wrap_index(v * stride - pad + j, in.width);
+              for (Index c = 0; c < in.channels; ++c) dx(c, h, c0, n) += w(k, c, i, j) * dy(k, u, v, n);
+            }
+  return dx;
+}
+
+/// ∂⟨dy, y⟩/∂w(k,c,i,j) = Σ_{u,v,n} dy(k,u,v,n)·x(c, (u·s − p + i) mod H, (v·s − p + j) mod W, n) of conv_periodic.
+inline Weights conv_periodic_weight_gradient(const Batch<double>& x, const Batch<double>& dy, Index kh, Index kw,
+                                             Index stride, Index pad) {
+  const Index C = x.dimension(0), H = x.dimension(1), W = x.dimension(2), N = x.dimension(3);
+  const Index K = dy.dimension(0), Ho = dy.dimension(1), Wo = dy.dimension(2);
+  Weights g(K, C, kh, kw);
+  g.setZero();
+  for (Index n = 0; n < N; ++n)
+    for (Index v = 0; v < Wo; ++v)
+      for (Index u = 0; u < Ho; ++u)
+        for (Index k = 0; k < K; ++k)
+          for (Index j = 0; j < kw; ++j)
+            for (Index i = 0; i < kh; ++i) {
+              const Index h = wrap_index(u * stride - pad + i, H), c0 = wrap_index(v * stride - pad + j, W);
+              for (Index c = 0; c < C; ++c) g(k, c, i, j) += dy(k, u, v, n) * x(c, h, c0, n);
+            }
+  return g;
+}
+
 /// MaxPool (max_pool.hpp): y(c,u,v,n) = max over the k×k window at (u·s, v·s), no padding.
 /// `argmax` receives the (row, column) of the first maximum in column-major window order.
 inline Batch<double> max_pool(const Batch<double>& x, Index k, Index s,

@@ -233,3 +233,30 @@ TEST_CASE("model.gradients_layout", "[reliability][errors][model]") {
   CHECK_THAT(expect_error("model.gradients_layout", [&] { net.accumulate_parameter_gradient(x, g, 1.0); }),
              Contains("(3 blocks, expected 4)"));
 }
+
+TEST_CASE("layers.conv.padding (setter), circular_padding_too_large, circular_stride, circular_tiling",
+          "[reliability][errors][layers][circular]") {
+  constexpr auto circular = PaddingMode::circular;
+  CHECK_THAT(expect_error("layers.conv.padding", [] { Conv<float>(2, 3).padding(-2, circular); }),
+             Catch::StartsWith("Conv::padding: ") && Contains("'padding' is -2"));
+  CHECK_THAT(expect_error("layers.conv.circular_padding_too_large",
+                          [] { Conv<float>(2, 9).padding(4, circular).configure(Shape{1, 3, 5}); }),
+             Contains("'padding' is 4 (circular), larger than the input 1x3x5; expected at most 3"));
+  CHECK_THAT(expect_error("layers.conv.circular_stride",
+                          [] { Conv<float>(2, 5).stride(2).padding(2, circular).configure(Shape{1, 8, 9}); }),
+             Contains("'input' is 1x8x9; circular padding at stride 2"));
+  CHECK_THAT(expect_error("layers.conv.circular_tiling",
+                          [] { Conv<float>(2, 15).stride(3).padding(2, circular).configure(Shape{3, 126, 126}); }),
+             Contains("gives a 39x39 output on the input 3x126x126, expected 42x42") && Contains("use padding 6 to 7"));
+  CHECK_THAT(expect_error("layers.conv.circular_tiling",
+                          [] { Conv<float>(2, 4).padding(1, circular).configure(Shape{3, 8, 8}); }),
+             Contains("use an odd kernel or a stride >= 2"));
+  // through a model and a layer spec: reported as the layer that does not fit
+  CHECK_THAT(expect_error("model.layer_does_not_fit",
+                          [] { DynamicModel<float>(Shape{3, 128, 128}, parse_layers<float>("conv:8:15:3:6c,relu")); }),
+             Contains("layer 0 (Conv 8 15x15 stride 3 pad 6 circular)") && Contains("circular padding at stride 3"));
+  CHECK_THAT(expect_error("model.parse_layers.not_integer", [] { parse_layers<float>("conv:8:3c:1:1"); }),
+             Contains("item 'conv:8:3c:1:1' has '3c'"));
+  CHECK_THAT(expect_error("model.parse_layers.not_integer", [] { parse_layers<float>("conv:8:3:1:c"); }),
+             Contains("has 'c'"));
+}

@@ -98,3 +98,27 @@ TEST_CASE("sampling.mala_energy_diverged", "[reliability][errors][sampling]") {
                           [&] { langevin(model, x, LangevinOptions{0.3, 3, 1.0, true}, engine); }),
              Contains("at step 0 (MALA proposal energy "));
 }
+
+TEST_CASE("sampling.fixed_shape", "[reliability][errors][sampling][masked]") {
+  Model model = tiny_model();
+  std::mt19937_64 engine(4);
+  Batch<double> x = ones(model.input_shape(), 3);
+  PixelMask two = make_batch<std::uint8_t>(model.input_shape(), 2);
+  two.setZero();
+  PixelMask other = make_batch<std::uint8_t>(Shape{1, 6, 5}, 1);
+  other.setZero();
+  LangevinOptions options;
+  options.fixed = &two;
+  CHECK_THAT(expect_error("sampling.fixed_shape", [&] { langevin(model, x, options, engine); }),
+             Catch::Equals("langevin: argument 'options.fixed' has shape 1x6x6x2, expected 1x6x6x1 (one mask for every "
+                           "chain) or 1x6x6x3 (one per chain)"));
+  options.metropolis = true;
+  options.fixed = &other;
+  CHECK_THAT(expect_error("sampling.fixed_shape", [&] { langevin(model, x, options, engine); }),
+             Contains("has shape 1x6x5x1"));
+  GradeOptions grade;
+  grade.fixed = &two;
+  CHECK_THAT(expect_error("sampling.fixed_shape", [&] { grade_descent(model, x, grade); }),
+             Catch::StartsWith("grade_descent: argument 'options.fixed'"));
+  CHECK(as_vector(x).isApproxToConstant(1.0, 0.0));  // refused calls leave the chains alone
+}

@@ -151,3 +151,50 @@ TEST_CASE("the samplers allocate nothing after the first call with a workspace",
   CHECK(twelve == two);
   CHECK(std::isfinite(watched));
 }
+
+TEST_CASE("masked samplers on a circular model allocate nothing after the first call with a workspace",
+          "[sampling][allocation][masked][circular]") {
+  if (!gconvnet::test::allocation_counting_available()) {
+    WARN("allocation counting needs glibc; skipped");
+    return;
+  }
+  EnergyModel model(Shape{3, 12, 12}, Conv<float>(6, 5).stride(2).padding(2, PaddingMode::circular), ReLU<float>{},
+                    Conv<float>(4, 3).padding(1, PaddingMode::circular), ReLU<float>{});
+  std::mt19937_64 engine(2);
+  initialize_normal(model, engine, 0.1);
+  Batch<float> x = gconvnet::test::noise_chains<float>(model.input_shape(), 4, engine);
+  PixelMask shared = make_batch<std::uint8_t>(model.input_shape(), 1), per_chain = make_batch<std::uint8_t>(model.input_shape(), 4);
+  for (Index i = 0; i < shared.size(); ++i) shared.data()[i] = i % 3 == 0;
+  for (Index i = 0; i < per_chain.size(); ++i) per_chain.data()[i] = i % 5 < 2;
+  LangevinWorkspace<float> ws;
+  GradeWorkspace<float> gws;
+  double watched = 0;
+  auto observer = [&](const SamplerDiagnostics& d) { watched += d.mean_energy(); };
+  for (const PixelMask* mask : {&shared, &per_chain}) {
+    for (bool metropolis : {false, true}) {
+      INFO("metropolis " << metropolis << ", masks " << batch_size(*mask));
+      LangevinOptions options{0.3, 5, 1.0, metropolis};
+      options.fixed = mask;
+      langevin(model, x, options, engine, ws);
+      langevin(model, x, options, engine, ws, observer);
+      gconvnet::test::start_counting_allocations();
+      langevin(model, x, options, engine, ws);
+      langevin(model, x, options, engine, ws, observer);
+      CHECK(gconvnet::test::stop_counting_allocations() == 0);
+    }
+    GradeOptions grade{0.5, 2, 1.0, 0.0};
+    grade.fixed = mask;
+    Batch<float> y = x;
+    grade_descent(model, y, grade, gws, observer);
+    y = x;
+    gconvnet::test::start_counting_allocations();
+    grade_descent(model, y, grade, gws, observer);
+    const long two = gconvnet::test::stop_counting_allocations();
+    grade.max_steps = 12;
+    y = x;
+    gconvnet::test::start_counting_allocations();
+    grade_descent(model, y, grade, gws, observer);
+    CHECK(gconvnet::test::stop_counting_allocations() == two);
+  }
+  CHECK(std::isfinite(watched));
+}

@@ -91,7 +91,8 @@ private:
 };
 
 /// Parses a layer list such as "conv:100:15:3:2,relu,conv:64:5:1:2,relu,maxpool:2,fc:1,softplus".
-///   conv:FILTERS:KERNEL[:STRIDE[:PADDING]]   fc:FILTERS (kernel over the whole input)
+///   conv:FILTERS:KERNEL[:STRIDE[:PADDING[c]]]   fc:FILTERS (kernel over the whole input)
+///     a `c` after the padding makes it circular (PaddingMode::circular): "conv:64:5:1:2c"
 ///   relu   softplus   maxpool:KERNEL[:STRIDE]
 /// throws: Error naming the item that does not parse.
 template <class S>
@@ -110,16 +111,19 @@ std::vector<AnyLayer<S>> parse_layers(const std::string& spec) {
       if (b == std::string::npos) break;
       a = b + 1;
     }
+    // conv's padding may end in 'c' (circular)
+    const bool circular = parts[0] == "conv" && parts.size() == 5 && !parts[4].empty() && parts[4].back() == 'c';
     std::vector<Index> nums;
     for (std::size_t i = 1; i < parts.size(); ++i) {
       std::size_t used = 0;
       long long v = 0;
+      const std::string digits = circular && i == 4 ? parts[i].substr(0, parts[i].size() - 1) : parts[i];
       try {
-        v = std::stoll(parts[i], &used);
+        v = std::stoll(digits, &used);
       } catch (const std::exception&) {
         used = 0;
       }
-      detail::check(used == parts[i].size() && !parts[i].empty(), fn, "argument 'spec': item '", item,
+      detail::check(used == digits.size() && !digits.empty(), fn, "argument 'spec': item '", item,
                     "' has '", parts[i], "' where an integer was expected");
       nums.push_back(static_cast<Index>(v));
     }
@@ -139,7 +143,9 @@ std::vector<AnyLayer<S>> parse_layers(const std::string& spec) {
     if (kind == "conv") {
       arity(2, 4);
       add([&] {
-        return Conv<S>(nums[0], nums[1]).stride(nums.size() > 2 ? nums[2] : 1).padding(nums.size() > 3 ? nums[3] : 0);
+        return Conv<S>(nums[0], nums[1])
+            .stride(nums.size() > 2 ? nums[2] : 1)
+            .padding(nums.size() > 3 ? nums[3] : 0, circular ? PaddingMode::circular : PaddingMode::zero);
       });
     } else if (kind == "fc") {
       arity(1, 1);

@@ -7,6 +7,9 @@
 //   top_down(δ) → B_{w,δ}, α_{w,δ} (eq. 6.7, 6.13–6.14), ∂f/∂I (= B_{w,δ(I)}, Theorem 1), and ∂f/∂w.
 // Only the first depth() layers are active: f sums the responses of layer depth()−1. Layer growing
 // (Sec. 8) raises the depth of a model declared with all its layers.
+// A weighted readout of the top maps, f_a = Σ_k a_k Σ_x [F_k^{(L)} * I](x) (a category's score, eq. 2.2;
+// f is a = 1), has the same structure: top_channel_sums, readout_gradient, accumulate_readout_gradient
+// and top_down with a readout (model/category_model.hpp builds the category heads on them).
 // Buffers live in the model: repeated calls with the same batch size allocate nothing. The queries
 // (score, energy, bottom_up, top_down, gradients, summary, …) are const — they never change the
 // parameters — but they reuse those buffers (mutable members), so a model is not safe to use from two
@@ -52,6 +55,7 @@ public:
     depth_ = depth;
     pattern_.layers.resize(static_cast<std::size_t>(depth_));
     signature_ = compute_signature();
+    forward_done_ = false;
   }
 
   // --- score and energy -------------------------------------------------------------------------
@@ -162,6 +166,43 @@ public:
   Image<S> image_gradient(const Image<T>&) const { return detail::scalar_mismatch<S, T>(), Image<S>(); }
   template <class T, class... Rest, std::enable_if_t<!std::is_same_v<T, S>, int> = 0>
   void accumulate_parameter_gradient(const Batch<T>&, Rest&&...) const { detail::scalar_mismatch<S, T>(); }
+
+  // --- readout: weighted sums of the top maps (category heads, eq. 2.2) ---------------------------
+  // f_a(I_n) = Σ_k a(k, n) s_k(I_n), s_k(I_n) = Σ_x [F_k^{(L)} * I_n](x), L = depth(); `readout` a is
+  // K × 1 (every image) or K × N (one column per image), K = top_shape().channels. f_a is piecewise
+  // linear like f (a linear map of the top maps), so Theorem 1 holds for it with the top-down pass
+  // started at B^(L)_k(x) = a(k, n) instead of 1 (eq. 6.7); f itself is a = 1.
+
+  /// s_k(I_n) of every top channel k and image n into `sums` (K × N, resized if needed), from one
+  /// forward pass; the pattern is left in last_pattern(). throws: Error as score().
+  void top_channel_sums(const Batch<S>& x, Matrix<S>& sums) const {
+    forward(x, "top_channel_sums");
+    channel_sums(sums);
+  }
+  /// B_{w,δ} and α_{w,δ} of the readout on the pieces of `pattern`: f_a(I) = α + ⟨I, B⟩ there.
+  /// throws: Error as top_down(pattern), or when `readout` is not K × 1 or K × (pattern's chains).
+  void top_down(const ActivationPattern<S>& pattern, const Eigen::Ref<const Matrix<S>>& readout,
+                Reconstruction<S>& r) const {
+    check_pattern(pattern, "top_down");
+    check_readout(readout, pattern.chains, "top_down");
+    backward(pattern, r.B, &r.alpha, true, &readout);
+  }
+  /// ∂f_a/∂I_n (= B_{w,δ(I_n)} of the readout) at the images of the last forward pass (top_channel_sums,
+  /// score, …) into `gradient` (resized if needed).
+  /// throws: Error before any forward pass at the current depth, or when `readout` does not fit that pass.
+  void readout_gradient(const Eigen::Ref<const Matrix<S>>& readout, Batch<S>& gradient) const {
+    check_readout(readout, last_forward_chains("readout_gradient"), "readout_gradient");
+    backward(pattern_, gradient, nullptr, true, &readout);
+  }
+  /// g += scale · Σ_n ∂f_a(I_n; w)/∂w at the images of the last forward pass. `g` starts with the blocks
+  /// of parameters(); blocks after those (a category's head) are left untouched.
+  /// throws: Error as readout_gradient, or when `g` does not start with the model's blocks.
+  void accumulate_readout_gradient(const Eigen::Ref<const Matrix<S>>& readout, Gradients<S>& g,
+                                   S scale = S(1)) const {
+    check_gradients(g, "accumulate_readout_gradient", true);
+    check_readout(readout, last_forward_chains("accumulate_readout_gradient"), "accumulate_readout_gradient");
+    accumulate_from_forward(g, scale, &readout);
+  }
 
   // --- parameters ---------------------------------------------------------------------------------
 
@@ -293,11 +334,26 @@ private:
     check_argument(p.chains >= 1, fn, "argument 'pattern' holds no chains");
   }
 
-  void check_gradients(const Gradients<S>& g, const char* fn) const {
-    bool ok = g.blocks.size() == block_sizes_.size();
+  // `prefix`: g may hold further blocks after the model's own.
+  void check_gradients(const Gradients<S>& g, const char* fn, bool prefix = false) const {
+    bool ok = prefix ? g.blocks.size() >= block_sizes_.size() : g.blocks.size() == block_sizes_.size();
     for (std::size_t i = 0; ok && i < block_sizes_.size(); ++i) ok = g.blocks[i].size() == block_sizes_[i];
     check_argument(ok, fn, "argument 'gradients' does not match the model's parameters (",
-                   g.blocks.size(), " blocks, expected ", block_sizes_.size(), "); make it with zero_gradients()");
+                   g.blocks.size(), " blocks, expected ", prefix ? "at least " : "", block_sizes_.size(),
+                   "); make it with zero_gradients()");
+  }
+
+  // The batch size of the last forward pass at the current depth; throws before there was one.
+  Index last_forward_chains(const char* fn) const {
+    check_argument(forward_done_, fn, "no forward pass at the current depth yet; call top_channel_sums (or score) "
+                   "on the images first");
+    return pattern_.chains;
+  }
+
+  void check_readout(const Eigen::Ref<const Matrix<S>>& a, Index chains, const char* fn) const {
+    check_argument(a.rows() == top_shape().channels && (a.cols() == 1 || a.cols() == chains), fn,
+                   "argument 'readout' is ", a.rows(), "x", a.cols(), ", expected ", top_shape().channels, "x1 or ",
+                   top_shape().channels, "x", chains, " (top channels x 1 or x images)");
   }
 
   std::size_t compute_signature() const {
@@ -339,12 +395,13 @@ private:
     pattern_.input_shape = input_shape();
     pattern_.chains = batch_size(x);
     pattern_.signature = signature_;
+    forward_done_ = true;
   }
 
   // The backward half of accumulate_parameter_gradient, after forward().
-  void accumulate_from_forward(Gradients<S>& g, S scale) const {
+  void accumulate_from_forward(Gradients<S>& g, S scale, const Eigen::Ref<const Matrix<S>>* readout = nullptr) const {
     Batch<S> unused;
-    backward(pattern_, unused, nullptr, false);
+    backward(pattern_, unused, nullptr, false, readout);
     derived().visit_layers([&](Index l, auto& layer) {
       const auto li = static_cast<std::size_t>(l);
       if (layer.parameter_blocks() > 0)
@@ -356,12 +413,28 @@ private:
     out = as_columns(acts_[static_cast<std::size_t>(depth_ - 1)]).colwise().sum().transpose();
   }
 
+  void channel_sums(Matrix<S>& sums) const {
+    const Batch<S>& top = acts_[static_cast<std::size_t>(depth_ - 1)];
+    const Index K = top.dimension(0), P = top.dimension(1) * top.dimension(2), N = batch_size(top);
+    sums.resize(K, N);
+    const auto t = as_pixel_columns(top);
+    for (Index n = 0; n < N; ++n) sums.col(n) = t.middleCols(n * P, P).rowwise().sum();
+  }
+
   // douts_[l] = ∂f/∂(output of layer l) on the piece δ; into `dx` the gradient w.r.t. the input.
-  void backward(const ActivationPattern<S>& p, Batch<S>& dx, Vector<S>* alpha, bool need_input) const {
+  // With a readout, ∂f_a/∂(top maps) = a(k, n) at every position instead of 1.
+  void backward(const ActivationPattern<S>& p, Batch<S>& dx, Vector<S>* alpha, bool need_input,
+                const Eigen::Ref<const Matrix<S>>* readout = nullptr) const {
     const Index N = p.chains;
     const auto top = static_cast<std::size_t>(depth_ - 1);
     ensure_shape(douts_[top], top_shape(), N);
-    douts_[top].setConstant(S(1));
+    if (!readout) {
+      douts_[top].setConstant(S(1));
+    } else {
+      const Index P = top_shape().pixels();
+      auto d = as_pixel_columns(douts_[top]);
+      for (Index n = 0; n < N; ++n) d.middleCols(n * P, P).colwise() = readout->col(readout->cols() == 1 ? 0 : n);
+    }
     if (alpha) alpha->setZero(N);
     derived().visit_layers_reverse([&](Index l, auto& layer) {
       const auto li = static_cast<std::size_t>(l);
@@ -378,6 +451,7 @@ private:
   Index depth_ = 0;
   std::size_t signature_ = 0;
   // Work buffers of the const queries (reused: no allocation after the first call per batch size).
+  mutable bool forward_done_ = false;  // a forward pass at the current depth filled acts_ and pattern_
   mutable std::vector<Batch<S>> acts_;
   mutable std::vector<Batch<S>> douts_;
   mutable ActivationPattern<S> pattern_;

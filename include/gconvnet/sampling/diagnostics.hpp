@@ -16,6 +16,7 @@
 #include "gconvnet/core/error.hpp"
 #include "gconvnet/core/tensor.hpp"
 #include "gconvnet/model/activation_pattern.hpp"
+#include "gconvnet/sampling/fixed_pixels.hpp"
 
 namespace gconvnet {
 
@@ -24,7 +25,7 @@ struct SamplerDiagnostics {
   Index step = 0;                       ///< steps taken in this call (0: the chains as given)
   Vector<double> energy;                ///< U(I_n) = ‖I_n‖²/(2σ²) − f(I_n), per chain
   Vector<double> score;                 ///< f(I_n), per chain
-  Vector<double> reconstruction_error;  ///< ‖I_n − σ²·B_{w,δ(I_n)}‖, per chain
+  Vector<double> reconstruction_error;  ///< ‖I_n − σ²·B_{w,δ(I_n)}‖, per chain (over the free pixels when some are fixed)
   std::vector<Index> gated_layers;      ///< the active layers with a gate (ReLU, Softplus), bottom-up
   std::vector<double> active_fraction;  ///< per gated layer: fraction of its units on, over all chains
   Index proposals = 0;                  ///< MALA only: proposals made so far in this call (chains × steps)
@@ -113,21 +114,34 @@ void active_per_chain(const ActivationPattern<S>& pattern, std::vector<Index>& g
   }
 }
 
+/// ‖x_n − σ²·b_n‖ over the free pixels of chain n (all pixels without a mask), in double.
+template <class S>
+double reconstruction_error(const Batch<S>& x, const Batch<S>& b, double sigma, Index n, const PixelMask* fixed) {
+  const auto xc = as_columns(x);
+  const auto bc = as_columns(b);
+  const double s2 = sigma * sigma;
+  if (!fixed) return (xc.col(n).template cast<double>() - s2 * bc.col(n).template cast<double>()).norm();
+  const std::uint8_t* m = chain_mask(fixed, n, xc.rows());
+  double sum = 0;
+  for (Index i = 0; i < xc.rows(); ++i) {
+    if (m[i]) continue;
+    const double r = static_cast<double>(xc(i, n)) - s2 * static_cast<double>(bc(i, n));
+    sum += r * r;
+  }
+  return std::sqrt(sum);
+}
+
 /// Fills `d` (all but step and the counters) from the chains, their scores and ∂f/∂I, and the
-/// per-chain active fractions.
+/// per-chain active fractions; the reconstruction error over the free pixels of `fixed` if given.
 template <class S>
 void fill_diagnostics(SamplerDiagnostics& d, const Batch<S>& x, const Vector<S>& scores, const Batch<S>& gradient,
-                      double sigma, const std::vector<Index>& gated, const Matrix<double>& active) {
+                      double sigma, const std::vector<Index>& gated, const Matrix<double>& active,
+                      const PixelMask* fixed = nullptr) {
   chain_energies(x, scores, sigma, d.energy);
   d.score = scores.template cast<double>();
-  const auto xc = as_columns(x);
-  const auto bc = as_columns(gradient);
-  const Index n_chains = xc.cols();
+  const Index n_chains = batch_size(x);
   if (d.reconstruction_error.size() != n_chains) d.reconstruction_error.resize(n_chains);
-  const double s2 = sigma * sigma;
-  for (Index n = 0; n < n_chains; ++n)
-    d.reconstruction_error(n) =
-        (xc.col(n).template cast<double>() - s2 * bc.col(n).template cast<double>()).norm();
+  for (Index n = 0; n < n_chains; ++n) d.reconstruction_error(n) = reconstruction_error(x, gradient, sigma, n, fixed);
   d.gated_layers = gated;
   d.active_fraction.resize(gated.size());
   for (std::size_t g = 0; g < gated.size(); ++g)

@@ -8,6 +8,8 @@
 // Î = σ²·B_{w,δ(Î)}: Î is auto-encoding (bottom-up δ(Î), top-down B, Prop. 2). With σ = 1 and
 // ε = √2 one step lands on B. The energy U = ‖I‖²/(2σ²) − f never increases when f is convex along the
 // step (one ReLU layer) and ε ≤ 2σ; with deeper nets a step across a kink of f can raise it slightly.
+// With options.fixed (sampling/fixed_pixels.hpp) only the free pixels move: a descent on the energy of
+// the conditional p(I_free | I_fixed; w), whose modes satisfy Î_free = σ²·B_free.
 #pragma once
 
 #include <algorithm>
@@ -20,6 +22,7 @@
 #include "gconvnet/core/tensor.hpp"
 #include "gconvnet/model/activation_pattern.hpp"
 #include "gconvnet/sampling/diagnostics.hpp"
+#include "gconvnet/sampling/fixed_pixels.hpp"
 
 namespace gconvnet {
 
@@ -34,6 +37,8 @@ struct GradeOptions {
   double tolerance = 1e-6;
   /// The report calls a final state auto-encoding when ‖Î − σ²·B_{w,δ(Î)}‖ ≤ this · max(1, ‖Î‖).
   double autoencoding_tolerance = 1e-4;
+  /// Pixels kept fixed (nonzero), or nullptr: every pixel moves. Not owned; must outlive the call.
+  const PixelMask* fixed = nullptr;
 };
 
 /// What GRADE descent found, per chain (index n = batch column).
@@ -42,7 +47,7 @@ struct GradeReport {
   Vector<Index> chain_steps;            ///< steps chain n took before it stopped (max_steps if it did not)
   std::vector<bool> converged;          ///< chain n met the stopping rule within the budget
   Vector<double> energy;                ///< U(Î_n) = ‖Î_n‖²/(2σ²) − f(Î_n)
-  Vector<double> reconstruction_error;  ///< ‖Î_n − σ²·B_{w,δ(Î_n)}‖
+  Vector<double> reconstruction_error;  ///< ‖Î_n − σ²·B_{w,δ(Î_n)}‖ (over the free pixels when some are fixed)
   std::vector<bool> auto_encoding;      ///< reconstruction_error within autoencoding_tolerance (Prop. 2)
 
   bool all_converged() const { return std::all_of(converged.begin(), converged.end(), [](bool b) { return b; }); }
@@ -98,12 +103,13 @@ bool same_chain_pattern(const ActivationPattern<S>& a, const ActivationPattern<S
 /// Chain n stops (and is left unchanged from then on) once its pattern is unchanged by a step that
 /// moved it by ‖ΔI‖ ≤ tolerance·max(1, ‖I‖); all stop at max_steps. observe(const SamplerDiagnostics&)
 /// is called for the chains as given (step 0) and after every step (diagnostics.converged counts the
-/// chains that have stopped).
+/// chains that have stopped). With options.fixed only the free pixels move, and ‖ΔI‖ and the
+/// reconstruction error are taken over the free pixels (a mode of the conditional).
 /// requires: chains has N ≥ 1 images of the model's input shape; ε > 0, σ > 0, max_steps ≥ 0,
-///           tolerance ≥ 0, autoencoding_tolerance ≥ 0.
+///           tolerance ≥ 0, autoencoding_tolerance ≥ 0; a mask, if any, shaped (C, H, W, 1) or (C, H, W, N).
 /// ensures:  chains hold the final states Î (the modes where converged); the report gives per chain the
-///           steps taken, U(Î), ‖Î − σ²B_{w,δ(Î)}‖ and whether Î is auto-encoding (Prop. 2).
-///           Deterministic: no randomness.
+///           steps taken, U(Î), ‖Î − σ²B_{w,δ(Î)}‖ and whether Î is auto-encoding (Prop. 2); fixed
+///           pixels keep their bits. Deterministic: no randomness.
 /// throws:   Error on bad options or shape; NumericalError naming the step and chain on NaN/Inf.
 template <class Model, class Observer>
 GradeReport grade_descent(const Model& model, Batch<typename Model::Scalar>& chains, const GradeOptions& options,
@@ -118,6 +124,8 @@ GradeReport grade_descent(const Model& model, Batch<typename Model::Scalar>& cha
                 "argument 'options.autoencoding_tolerance' is ", options.autoencoding_tolerance,
                 ", expected a finite value >= 0");
   detail::check_chains(fn, chains, model.input_shape());
+  const PixelMask* fixed = options.fixed;
+  if (fixed) detail::check_fixed_mask(fn, *fixed, chains);
 
   const double sigma = options.reference_sigma;
   const double eps = options.step_size;
@@ -137,7 +145,8 @@ GradeReport grade_descent(const Model& model, Batch<typename Model::Scalar>& cha
   auto report_state = [&](Index step) {
     if constexpr (observing) {
       detail::active_per_chain(model.last_pattern(), ws.gated_layers, ws.active_units);
-      detail::fill_diagnostics(diag, chains, ws.scores, ws.gradient, sigma, ws.gated_layers, ws.active_units);
+      detail::fill_diagnostics(diag, chains, ws.scores, ws.gradient, sigma, ws.gated_layers, ws.active_units,
+                               fixed);
       diag.step = step;
       observe(static_cast<const SamplerDiagnostics&>(diag));
     } else {
@@ -154,8 +163,10 @@ GradeReport grade_descent(const Model& model, Batch<typename Model::Scalar>& cha
     for (Index n = 0; n < n_chains; ++n) {
       if (!ws.active[static_cast<std::size_t>(n)]) continue;
       auto col = x.col(n);
+      const std::uint8_t* m = detail::chain_mask(fixed, n, col.size());
       double moved = 0;
       for (Index i = 0; i < col.size(); ++i) {
+        if (m && m[i]) continue;
         const S next = shrink * col(i) + drift * g(i, n);
         const double d = static_cast<double>(next) - static_cast<double>(col(i));
         moved += d * d;
@@ -183,10 +194,8 @@ GradeReport grade_descent(const Model& model, Batch<typename Model::Scalar>& cha
   detail::chain_energies(chains, ws.scores, sigma, report.energy);
   report.reconstruction_error.resize(n_chains);
   report.auto_encoding.assign(static_cast<std::size_t>(n_chains), false);
-  const auto b = as_columns(ws.gradient);
   for (Index n = 0; n < n_chains; ++n) {
-    const double err =
-        (x.col(n).template cast<double>() - (sigma * sigma) * b.col(n).template cast<double>()).norm();
+    const double err = detail::reconstruction_error(chains, ws.gradient, sigma, n, fixed);
     report.reconstruction_error(n) = err;
     report.auto_encoding[static_cast<std::size_t>(n)] =
         err <= options.autoencoding_tolerance * std::max(1.0, x.col(n).template cast<double>().norm());

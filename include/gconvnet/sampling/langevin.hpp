@@ -9,6 +9,9 @@
 // `metropolis` the move is a proposal accepted with probability
 //   min(1, exp(U(I) − U(I')) · q(I | I') / q(I' | I)),   q(y | x) = N(y; x − (ε²/2)∇U(x), ε²),
 // chain by chain (MALA), which leaves p(I; w) exactly invariant at any step size.
+// With options.fixed (sampling/fixed_pixels.hpp) only the free pixels move, and the chain samples the
+// conditional p(I_free | I_fixed; w): the move, the noise and the MALA proposal densities are those of
+// the free coordinates; fixed pixels are never written.
 #pragma once
 
 #include <algorithm>
@@ -21,6 +24,7 @@
 #include "gconvnet/core/tensor.hpp"
 #include "gconvnet/detail/parallel.hpp"
 #include "gconvnet/sampling/diagnostics.hpp"
+#include "gconvnet/sampling/fixed_pixels.hpp"
 #include "gconvnet/sampling/random.hpp"
 
 namespace gconvnet {
@@ -31,6 +35,8 @@ struct LangevinOptions {
   Index steps = 10;              ///< L ≥ 0 steps per call
   double reference_sigma = 1.0;  ///< σ > 0 of q(I) = N(0, σ²)
   bool metropolis = false;       ///< accept/reject every move (MALA): exact at any ε, one extra evaluation per call
+  /// Pixels kept fixed (nonzero), or nullptr: every pixel moves. Not owned; must outlive the call.
+  const PixelMask* fixed = nullptr;
 };
 
 /// What one call of the sampler did.
@@ -51,7 +57,7 @@ struct LangevinWorkspace {
   Batch<S> gradient;  ///< ∂f/∂I = B_{w,δ(I)} of the current state
   Vector<S> scores;   ///< f of the current state
   Batch<S> noise;     ///< Z of the last step
-  // MALA only
+  // MALA only (and plain Langevin with fixed pixels: proposal)
   Batch<S> proposal;           ///< I'
   Batch<S> proposal_gradient;  ///< ∂f/∂I at I'
   Vector<S> proposal_scores;   ///< f(I')
@@ -88,11 +94,15 @@ void langevin_move(const S* x, const S* g, const S* z, S* out, Index size, S shr
 /// Runs options.steps Langevin steps (plain or, with options.metropolis, MALA) on every chain:
 ///   I ← I − (ε²/2)(I/σ² − ∂f/∂I) + ε Z,  Z ~ N(0, 1)   (eq. 6.10)
 /// and calls observe(const SamplerDiagnostics&) for the chains as given (step 0) and after every step.
-/// requires: chains has N ≥ 1 images of the model's input shape; ε > 0, σ > 0, steps ≥ 0.
+/// With options.fixed only the free pixels move (the conditional p(I_free | I_fixed; w)); the noise is
+/// drawn for every pixel all the same, so an all-free mask gives the unmasked chains bit for bit.
+/// requires: chains has N ≥ 1 images of the model's input shape; ε > 0, σ > 0, steps ≥ 0; a mask, if
+///           any, shaped (C, H, W, 1) or (C, H, W, N).
 /// ensures:  noise and accept/reject draws come from `engine` only, in a fixed order (no hidden
 ///           distribution state), so the same engine state and thread count give bit-identical chains,
 ///           whether or not an observer watches, and one call of 2L steps equals two calls of L steps;
-///           ws.report (also returned) counts steps, proposals and acceptances.
+///           fixed pixels keep their bits; ws.report (also returned) counts steps, proposals and
+///           acceptances.
 /// throws:   Error on bad options or shape; NumericalError naming the step and chain on NaN/Inf.
 /// Cost: one forward + top-down pass per step (MALA: one more per call); plain Langevin with an
 /// observer also evaluates the final state once.
@@ -104,6 +114,8 @@ LangevinReport langevin(const Model& model, Batch<typename Model::Scalar>& chain
   const char* fn = "langevin";
   detail::check_sampler_options(fn, options.step_size, options.reference_sigma, options.steps, "steps");
   detail::check_chains(fn, chains, model.input_shape());
+  const PixelMask* fixed = options.fixed;
+  if (fixed) detail::check_fixed_mask(fn, *fixed, chains);
 
   const double sigma = options.reference_sigma;
   const S eps = static_cast<S>(options.step_size);
@@ -119,7 +131,7 @@ LangevinReport langevin(const Model& model, Batch<typename Model::Scalar>& chain
   auto report_state = [&](Index step) {
     if constexpr (observing) {
       detail::active_per_chain(model.last_pattern(), ws.gated_layers, ws.active);
-      detail::fill_diagnostics(diag, chains, ws.scores, ws.gradient, sigma, ws.gated_layers, ws.active);
+      detail::fill_diagnostics(diag, chains, ws.scores, ws.gradient, sigma, ws.gated_layers, ws.active, fixed);
       diag.step = step;
       observe(static_cast<const SamplerDiagnostics&>(diag));
     } else {
@@ -132,8 +144,15 @@ LangevinReport langevin(const Model& model, Batch<typename Model::Scalar>& chain
       model.score_and_gradient(chains, ws.scores, ws.gradient);
       report_state(step);
       fill_standard_normal(engine, ws.noise);
-      detail::langevin_move(chains.data(), ws.gradient.data(), ws.noise.data(), chains.data(), size, shrink, drift,
-                            eps);
+      if (fixed) {  // the move into ws.proposal, then its free pixels into the chains
+        ensure_shape(ws.proposal, shape_of(chains), n_chains);
+        detail::langevin_move(chains.data(), ws.gradient.data(), ws.noise.data(), ws.proposal.data(), size, shrink,
+                              drift, eps);
+        detail::copy_free(ws.proposal, chains, *fixed);
+      } else {
+        detail::langevin_move(chains.data(), ws.gradient.data(), ws.noise.data(), chains.data(), size, shrink,
+                              drift, eps);
+      }
       detail::check_chains_finite(fn, chains, step, "plain Langevin step");
       ++ws.report.steps;
     }
@@ -159,18 +178,23 @@ LangevinReport langevin(const Model& model, Batch<typename Model::Scalar>& chain
     fill_standard_normal(engine, ws.noise);
     detail::langevin_move(chains.data(), ws.gradient.data(), ws.noise.data(), ws.proposal.data(), size, shrink,
                           drift, eps);
+    if (fixed) detail::copy_fixed(chains, ws.proposal, *fixed);
     detail::check_chains_finite(fn, ws.proposal, step, "MALA proposal");
     model.score_and_gradient(ws.proposal, ws.proposal_scores, ws.proposal_gradient);
     detail::chain_energies(ws.proposal, ws.proposal_scores, sigma, ws.proposal_energy);
     if constexpr (observing) detail::active_per_chain(model.last_pattern(), ws.gated_layers, ws.proposal_active);
-    // log α = U(I) − U(I') + ‖I' − μ(I)‖²/(2ε²) − ‖I − μ(I')‖²/(2ε²),  μ(x) = shrink·x + drift·B(x).
+    // log α = U(I) − U(I') + ‖I' − μ(I)‖²/(2ε²) − ‖I − μ(I')‖²/(2ε²),  μ(x) = shrink·x + drift·B(x),
+    // the norms over the free coordinates (U(I) − U(I') is the conditional's: the fixed part cancels).
     const S* x = chains.data();
     const S* g = ws.gradient.data();
     const S* y = ws.proposal.data();
     const S* h = ws.proposal_gradient.data();
     detail::parallel_for(n_chains, [&](Index n) {
       double forward = 0, backward = 0;
-      for (Index i = n * image; i < (n + 1) * image; ++i) {
+      const std::uint8_t* m = detail::chain_mask(fixed, n, image);
+      for (Index j = 0; j < image; ++j) {
+        if (m && m[j]) continue;
+        const Index i = n * image + j;
         const double xi = static_cast<double>(x[i]), yi = static_cast<double>(y[i]);
         const double f = yi - shrink_d * xi - drift_d * static_cast<double>(g[i]);
         const double b = xi - shrink_d * yi - drift_d * static_cast<double>(h[i]);
@@ -200,7 +224,7 @@ LangevinReport langevin(const Model& model, Batch<typename Model::Scalar>& chain
     if constexpr (observing) {
       diag.proposals = ws.report.proposals;
       diag.accepted = ws.report.accepted;
-      detail::fill_diagnostics(diag, chains, ws.scores, ws.gradient, sigma, ws.gated_layers, ws.active);
+      detail::fill_diagnostics(diag, chains, ws.scores, ws.gradient, sigma, ws.gated_layers, ws.active, fixed);
       diag.step = step + 1;
       observe(static_cast<const SamplerDiagnostics&>(diag));
     }
