@@ -77,13 +77,13 @@ Config paper_config() {
           "gravel_224.png", "release"};
 }
 
-/// The default, chosen by measurement on six 128² textures nobody tuned to (docs/quality.md): the
-/// release's net, step size and Langevin steps (100/64/30 filters, ε = 0.3, L = 10) at 128², with 3
-/// chains instead of 16 and 400 iterations per layer instead of 700 — about a quarter of the release's
-/// cost. Larger steps (ε = 0.6, L = 4, the previous default) leave the chains behind the observed
-/// statistics and diverge with longer learning; more chains at the same cost learn less per chain.
+/// The default, chosen by measurement for quality per minute on two cores (docs/quality.md: a mean
+/// OVERALL of 0.64 over six 128² textures in about 40 s each): the release recipe at 128² with a slimmer
+/// net (64 and 32 filters in the first two layers), 3 chains, and fewer, larger Langevin steps (ε = 0.6,
+/// L = 4). The release net with ε = 0.3, L = 10 scores higher but its chains reproduce the photograph in
+/// place (docs/quality.md, "The default setting").
 Config fast_config() {
-  return {"conv:100:15:3:2,relu,conv:64:5:1:2,relu,conv:30:3:1:2,relu", 128, 3, 400, {0.3, 10, 1.0}, 5e-4,
+  return {"conv:64:15:3:2,relu,conv:32:5:1:2,relu,conv:30:3:1:2,relu", 128, 3, 260, {0.6, 4, 1.0}, 5e-4,
           "gravel_128.png", "observed"};
 }
 
@@ -158,7 +158,7 @@ int main(int argc, char** argv) try {
   app.add_option("--config", config_name, "named setting: fast (minutes) or paper (the release code)")
       ->check(one_of({"fast", "paper"}))->capture_default_str();
   app.add_option("--layers", layers, "the ConvNet, e.g. conv:100:15:3:2,relu,conv:64:5:1:2,relu (overrides --config)");
-  app.add_option("--iterations", iterations, "learning iterations per layer stage (fast 400, paper 700)")->check(positive_integer());
+  app.add_option("--iterations", iterations, "learning iterations per layer stage (fast 260, paper 700)")->check(positive_integer());
   app.add_option("--chains", chains, "number of synthesized images, i.e. persistent Langevin chains (fast 3, paper 16)")->check(positive_integer());
   app.add_option("--size", size, "resize the observed image to SIZE x SIZE (fast 128, paper 224)")->check(positive_integer());
   app.add_option("--out-size", out_size, "also synthesize at OUT_SIZE x OUT_SIZE with the learned filters")->check(positive_integer());
@@ -166,8 +166,8 @@ int main(int argc, char** argv) try {
                  "learned chains side by side)")->check(one_of({"zero", "tile"}))->capture_default_str();
   app.add_option("--out-steps", out_steps, "Langevin steps for --out-size")->check(positive_integer())->capture_default_str();
   app.add_option("--learning-rate", learning_rate, "learning rate of the first stage, halved per stage (5e-4)")->check(positive_number());
-  app.add_option("--step-size", step_size, "Langevin step size epsilon (0.3)")->check(positive_number());
-  app.add_option("--langevin-steps", langevin_steps, "Langevin steps L per learning iteration (10)")->check(positive_integer());
+  app.add_option("--step-size", step_size, "Langevin step size epsilon (fast 0.6, paper 0.3)")->check(positive_number());
+  app.add_option("--langevin-steps", langevin_steps, "Langevin steps L per learning iteration (fast 4, paper 10)")->check(positive_integer());
   app.add_option("--means", means_name, "channel means subtracted from the intensities: observed (the image's "
                  "own) or release (the release code's fixed ImageNet means; fast observed, paper release)")
       ->check(one_of({"observed", "release"}));
