@@ -16,6 +16,7 @@
 // threads at once, const or not; copy it instead.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <functional>
@@ -245,13 +246,17 @@ public:
   std::string summary() const {
     std::ostringstream os;
     os << name() << " on " << to_string(input_shape()) << ", depth " << depth_ << " of " << num_layers() << "\n";
-    os << std::left << std::setw(7) << "layer" << std::setw(34) << "type" << std::setw(14) << "output" << "parameters\n";
+    std::size_t type_width = 34;  // the widest layer description plus two spaces, at least 34
+    derived().visit_layers([&](Index, auto& layer) { type_width = std::max(type_width, layer.describe().size() + 2); },
+                           num_layers());
+    const int tw = static_cast<int>(type_width);
+    os << std::left << std::setw(7) << "layer" << std::setw(tw) << "type" << std::setw(14) << "output" << "parameters\n";
     Index total = 0;
     derived().visit_layers([&](Index l, auto& layer) {
       Index np = 0;
       for (Index b = 0; b < layer.parameter_blocks(); ++b) np += layer.parameter(b).size();
       total += np;
-      os << std::left << std::setw(7) << (std::to_string(l) + (l < depth_ ? "" : "*")) << std::setw(34)
+      os << std::left << std::setw(7) << (std::to_string(l) + (l < depth_ ? "" : "*")) << std::setw(tw)
          << layer.describe() << std::setw(14) << to_string(output_shape(l)) << np << "\n";
     }, num_layers());
     os << "total parameters: " << total;
