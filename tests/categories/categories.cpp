@@ -3,8 +3,6 @@
 #include <gconvnet/gconvnet.hpp>
 #include <gconvnet/testing/gradient_check.hpp>
 
-#include <atomic>
-#include <cerrno>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -16,55 +14,9 @@
 
 #include "categories/category_helpers.hpp"
 #include "model/model_helpers.hpp"
+#include "support/allocation_counter.hpp"
 
 using namespace gconvnet;
-
-// --- a malloc counter for this executable (as tests/sampling/allocation_test.cpp) ----------------------
-#if defined(__GLIBC__) && !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
-#define CAT_COUNT_ALLOCATIONS 1
-extern "C" {
-void* __libc_malloc(std::size_t);
-void* __libc_calloc(std::size_t, std::size_t);
-void* __libc_realloc(void*, std::size_t);
-void* __libc_memalign(std::size_t, std::size_t);
-}
-namespace {
-std::atomic<bool> counting{false};
-std::atomic<long> allocations{0};
-inline void count() {
-  if (counting.load(std::memory_order_relaxed)) allocations.fetch_add(1, std::memory_order_relaxed);
-}
-}  // namespace
-extern "C" {
-void* malloc(std::size_t n) {
-  count();
-  return __libc_malloc(n);
-}
-void* calloc(std::size_t n, std::size_t size) {
-  count();
-  return __libc_calloc(n, size);
-}
-void* realloc(void* p, std::size_t n) {
-  count();
-  return __libc_realloc(p, n);
-}
-void* memalign(std::size_t alignment, std::size_t n) {
-  count();
-  return __libc_memalign(alignment, n);
-}
-void* aligned_alloc(std::size_t alignment, std::size_t n) {
-  count();
-  return __libc_memalign(alignment, n);
-}
-int posix_memalign(void** out, std::size_t alignment, std::size_t n) {
-  count();
-  void* p = __libc_memalign(alignment, n);
-  if (!p) return ENOMEM;
-  *out = p;
-  return 0;
-}
-}
-#endif
 
 namespace {
 
@@ -442,17 +394,16 @@ TEST_CASE("AIS is deterministic for a seed, log Z = 0 for f = 0, and log_likelih
 }
 
 TEST_CASE("AIS allocates nothing after the first call with a workspace", "[categories][ais][allocation]") {
-#ifndef CAT_COUNT_ALLOCATIONS
-  WARN("allocation counting needs glibc without sanitizers; skipped");
-#else
-  counting = true;  // the counter counts
-  {
-    Vector<double> probe(100);
-    probe.setZero();
-    CHECK(probe.sum() == 0.0);
+  using gconvnet::test::count_allocations;
+  if (!gconvnet::test::allocation_counting_available()) {
+    WARN("allocation counting needs glibc without sanitizers; skipped");
+    return;
   }
-  counting = false;
-  CHECK(allocations.exchange(0) == 1);
+  CHECK(count_allocations([] {  // the counter counts
+          Vector<double> probe(100);
+          probe.setZero();
+          CHECK(probe.sum() == 0.0);
+        }) == 1);
   std::mt19937_64 engine(1409);
   auto model = random_category_model("conv:3:3,relu,fc:2,relu", Shape{1, 6, 6}, 2, engine);
   LogPartitionOptions o;
@@ -464,25 +415,17 @@ TEST_CASE("AIS allocates nothing after the first call with a workspace", "[categ
     o.metropolis = metropolis;
     LogPartitionWorkspace<double> ws;
     estimate_log_partition(model.category(1), o, engine, ws);  // sizes the buffers
-    allocations = 0;
-    counting = true;
-    const auto e = estimate_log_partition(model.category(1), o, engine, ws);
-    counting = false;
+    LogPartitionEstimate e;
     CAPTURE(metropolis);
-    CHECK(allocations.load() == 0);
+    CHECK(count_allocations([&] { e = estimate_log_partition(model.category(1), o, engine, ws); }) == 0);
     CHECK(std::isfinite(e.log_z));
     // and a Langevin step of a view
     Batch<double> chains = ref::random_batch<double>(model.input_shape(), 3, engine);
     LangevinWorkspace<double> lws;
     const LangevinOptions lo{0.3, 2, 1.0, metropolis};
     langevin(model.category(0), chains, lo, engine, lws);
-    allocations = 0;
-    counting = true;
-    langevin(model.category(0), chains, lo, engine, lws);
-    counting = false;
-    CHECK(allocations.load() == 0);
+    CHECK(count_allocations([&] { langevin(model.category(0), chains, lo, engine, lws); }) == 0);
   }
-#endif
 }
 
 // --- Prop. 1(a) --------------------------------------------------------------------------------------

@@ -5,118 +5,21 @@
 // the batch size changes, so an MLE step with M̃ ≠ M chains reallocates them (measured: 28 allocations
 // per step on this net) — that is the model's business (model/), not the learner's.
 //
-// Allocations are counted by replacing the C allocator for this executable, as in
-// tests/model/allocations.cpp (forwarding to glibc's __libc_* functions); counting is off outside
-// count_allocations, so the rest of test_learning is unaffected.
+// Allocations are counted by support/allocation_counter.hpp.
 #include <gconvnet/gconvnet.hpp>
 
-#include <atomic>
-#include <cerrno>
-#include <cstddef>
-#include <cstdlib>
 #include <random>
-
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include <catch2/catch.hpp>
 
-// A sanitizer brings its own allocator: replacing malloc under it would break it.
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__) || !defined(__GLIBC__)
-#define GCONVNET_LEARNING_COUNT_MALLOC 0
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || __has_feature(memory_sanitizer)
-#define GCONVNET_LEARNING_COUNT_MALLOC 0
-#endif
-#endif
-#ifndef GCONVNET_LEARNING_COUNT_MALLOC
-#define GCONVNET_LEARNING_COUNT_MALLOC 1
-#endif
-
-namespace {
-std::atomic<bool> counting{false};
-std::atomic<long> allocations{0};
-[[maybe_unused]] inline void note_allocation() {
-  if (counting.load(std::memory_order_relaxed)) allocations.fetch_add(1, std::memory_order_relaxed);
-}
-}  // namespace
-
-#if GCONVNET_LEARNING_COUNT_MALLOC
-extern "C" {
-void* __libc_malloc(std::size_t);
-void __libc_free(void*);
-void* __libc_calloc(std::size_t, std::size_t);
-void* __libc_realloc(void*, std::size_t);
-void* __libc_memalign(std::size_t, std::size_t);
-
-void* malloc(std::size_t n) noexcept {
-  note_allocation();
-  return __libc_malloc(n);
-}
-void free(void* p) noexcept { __libc_free(p); }
-void* calloc(std::size_t count, std::size_t n) noexcept {
-  note_allocation();
-  return __libc_calloc(count, n);
-}
-void* realloc(void* p, std::size_t n) noexcept {
-  note_allocation();
-  return __libc_realloc(p, n);
-}
-void* memalign(std::size_t alignment, std::size_t n) noexcept {
-  note_allocation();
-  return __libc_memalign(alignment, n);
-}
-void* aligned_alloc(std::size_t alignment, std::size_t n) noexcept {
-  note_allocation();
-  return __libc_memalign(alignment, n);
-}
-int posix_memalign(void** out, std::size_t alignment, std::size_t n) noexcept {
-  note_allocation();
-  if (alignment % sizeof(void*) != 0 || (alignment & (alignment - 1)) != 0) return EINVAL;
-  void* p = __libc_memalign(alignment, n);
-  if (p == nullptr && n != 0) return ENOMEM;
-  *out = p;
-  return 0;
-}
-}
-#endif
+#include "support/allocation_counter.hpp"
 
 using namespace gconvnet;
 
 namespace {
 
-template <class F>
-long count_allocations(F&& f) {
-  allocations.store(0);
-  counting.store(true);
-  f();
-  counting.store(false);
-  return allocations.load();
-}
-
-/// Sets the OpenMP thread count for a scope (no-op without OpenMP).
-class OmpThreads {
-public:
-  explicit OmpThreads(int n) {
-#ifdef _OPENMP
-    saved_ = omp_get_max_threads();
-    omp_set_num_threads(n);
-#else
-    (void)n;
-#endif
-  }
-  ~OmpThreads() {
-#ifdef _OPENMP
-    omp_set_num_threads(saved_);
-#endif
-  }
-  OmpThreads(const OmpThreads&) = delete;
-  OmpThreads& operator=(const OmpThreads&) = delete;
-
-private:
-  int saved_ = 1;
-};
+using gconvnet::test::count_allocations;
+using gconvnet::test::OmpThreads;
 
 using Net = EnergyModel<Conv<float>, ReLU<float>, Conv<float>, ReLU<float>>;
 
@@ -155,7 +58,7 @@ void check_learner(Learner& learner, Net& model) {
 
 TEST_CASE("A learning step allocates nothing but the model's parameter list: MLE and CD, one and two threads",
           "[learning][allocation]") {
-  if (!GCONVNET_LEARNING_COUNT_MALLOC) {
+  if (!gconvnet::test::allocation_counting_available()) {
     WARN("allocation counting is off in a sanitizer build");
     return;
   }

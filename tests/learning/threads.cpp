@@ -10,11 +10,9 @@
 #include <random>
 #include <vector>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 #include <catch2/catch.hpp>
+
+#include "support/allocation_counter.hpp"
 
 using namespace gconvnet;
 
@@ -46,16 +44,13 @@ Batch<float> observed() {
 /// The learner's whole state (weights, optimizer, chains, engine) after `steps` iterations at `threads`.
 template <class Learner>
 LearnerState<float> run(int threads, const LearningOptions& options, int steps) {
-  const int saved = omp_get_max_threads();
-  omp_set_num_threads(threads);
+  const gconvnet::test::OmpThreads scope(threads);
   Net model = make_net();
   REQUIRE(model.layer<0>().active_algorithm() == ConvAlgorithm::winograd);
   REQUIRE(model.layer<2>().active_algorithm() == ConvAlgorithm::im2col);
   Learner learner(model, observed(), options, 5);
   for (int s = 0; s < steps; ++s) learner.step();
-  LearnerState<float> state = learner.state();
-  omp_set_num_threads(saved);
-  return state;
+  return learner.state();
 }
 
 void check_equal(const LearnerState<float>& one, const LearnerState<float>& two) {

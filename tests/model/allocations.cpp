@@ -2,126 +2,24 @@
 // score, bottom_up, top_down and accumulate_parameter_gradient with the same batch size keep their
 // buffers and call no allocator at all.
 //
-// Allocations are counted by replacing the C allocator for this executable (the glibc manual's
-// "Replacing malloc": malloc, free, calloc, realloc and the aligned variants, forwarding to glibc's
-// own __libc_* functions). operator new and Eigen's aligned_malloc both end in malloc, so this counts
-// every heap allocation of the library, Eigen and libgomp. Counting is off except inside
-// `count_allocations`, so the rest of test_model is unaffected.
+// Allocations are counted by support/allocation_counter.hpp: every heap allocation of the library,
+// Eigen and libgomp.
 #include <gconvnet/gconvnet.hpp>
 
-#include <atomic>
-#include <cerrno>
-#include <cstddef>
 #include <cstdlib>
 #include <random>
-
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include <catch2/catch.hpp>
 
 #include "model/model_helpers.hpp"
-
-// A sanitizer brings its own allocator: replacing malloc under it would break it. The counting tests
-// then only say so; the buffer-reuse test still runs.
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define GCONVNET_TEST_REPLACE_MALLOC 0
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || __has_feature(memory_sanitizer)
-#define GCONVNET_TEST_REPLACE_MALLOC 0
-#endif
-#endif
-#ifndef GCONVNET_TEST_REPLACE_MALLOC
-#define GCONVNET_TEST_REPLACE_MALLOC 1
-#endif
-
-namespace {
-std::atomic<bool> counting{false};
-std::atomic<long> allocations{0};
-[[maybe_unused]] inline void note_allocation() {
-  if (counting.load(std::memory_order_relaxed)) allocations.fetch_add(1, std::memory_order_relaxed);
-}
-}  // namespace
-
-#if GCONVNET_TEST_REPLACE_MALLOC
-extern "C" {
-void* __libc_malloc(std::size_t);
-void __libc_free(void*);
-void* __libc_calloc(std::size_t, std::size_t);
-void* __libc_realloc(void*, std::size_t);
-void* __libc_memalign(std::size_t, std::size_t);
-}
-
-extern "C" {
-void* malloc(std::size_t n) noexcept {
-  note_allocation();
-  return __libc_malloc(n);
-}
-void free(void* p) noexcept { __libc_free(p); }
-void* calloc(std::size_t count, std::size_t n) noexcept {
-  note_allocation();
-  return __libc_calloc(count, n);
-}
-void* realloc(void* p, std::size_t n) noexcept {
-  note_allocation();
-  return __libc_realloc(p, n);
-}
-void* memalign(std::size_t alignment, std::size_t n) noexcept {
-  note_allocation();
-  return __libc_memalign(alignment, n);
-}
-void* aligned_alloc(std::size_t alignment, std::size_t n) noexcept {
-  note_allocation();
-  return __libc_memalign(alignment, n);
-}
-int posix_memalign(void** out, std::size_t alignment, std::size_t n) noexcept {
-  note_allocation();
-  if (alignment % sizeof(void*) != 0 || (alignment & (alignment - 1)) != 0) return EINVAL;
-  void* p = __libc_memalign(alignment, n);
-  if (p == nullptr && n != 0) return ENOMEM;
-  *out = p;
-  return 0;
-}
-}
-#endif  // GCONVNET_TEST_REPLACE_MALLOC
+#include "support/allocation_counter.hpp"
 
 using namespace gconvnet;
 
 namespace {
 
-/// Number of allocations made by f().
-template <class F>
-long count_allocations(F&& f) {
-  allocations.store(0);
-  counting.store(true);
-  f();
-  counting.store(false);
-  return allocations.load();
-}
-
-/// Sets the OpenMP thread count for a scope (no-op without OpenMP).
-class OmpThreads {
-public:
-  explicit OmpThreads(int n) {
-#ifdef _OPENMP
-    saved_ = omp_get_max_threads();
-    omp_set_num_threads(n);
-#else
-    (void)n;
-#endif
-  }
-  ~OmpThreads() {
-#ifdef _OPENMP
-    omp_set_num_threads(saved_);
-#endif
-  }
-  OmpThreads(const OmpThreads&) = delete;
-  OmpThreads& operator=(const OmpThreads&) = delete;
-
-private:
-  int saved_ = 1;
-};
+using gconvnet::test::count_allocations;
+using gconvnet::test::OmpThreads;
 
 /// Warms up every entry point twice, then counts the allocations of a third round, one entry point at a time.
 template <class Model>
@@ -155,7 +53,7 @@ void check_no_allocation(const Model& model, Index batch, std::mt19937_64& engin
 }  // namespace
 
 TEST_CASE("The allocation counter sees malloc, operator new and Eigen's allocations", "[model][allocation]") {
-  if (!GCONVNET_TEST_REPLACE_MALLOC) {
+  if (!gconvnet::test::allocation_counting_available()) {
     WARN("allocation counting is off in a sanitizer build");
     return;
   }
@@ -221,7 +119,7 @@ TEST_CASE("Repeated calls with the same batch size keep their output buffers", "
 // allocation counted here is the library's or Eigen's own.
 TEST_CASE("Repeated hot-path calls allocate nothing: ReLU and max-pooling model, double, two threads",
           "[model][allocation]") {
-  if (!GCONVNET_TEST_REPLACE_MALLOC) {
+  if (!gconvnet::test::allocation_counting_available()) {
     WARN("allocation counting is off in a sanitizer build");
     return;
   }
@@ -235,7 +133,7 @@ TEST_CASE("Repeated hot-path calls allocate nothing: ReLU and max-pooling model,
 
 TEST_CASE("Repeated hot-path calls allocate nothing: run-time model with Softplus, float, partial depth, two threads",
           "[model][allocation]") {
-  if (!GCONVNET_TEST_REPLACE_MALLOC) {
+  if (!gconvnet::test::allocation_counting_available()) {
     WARN("allocation counting is off in a sanitizer build");
     return;
   }
@@ -253,7 +151,7 @@ TEST_CASE("Repeated hot-path calls allocate nothing: run-time model with Softplu
 // of the hot path must bypass OpenMP then (detail::parallel_for). The model wiring, ReLU, Softplus and
 // MaxPool do.
 TEST_CASE("Repeated hot-path calls allocate nothing with one thread: MaxPool, ReLU, Softplus", "[model][allocation]") {
-  if (!GCONVNET_TEST_REPLACE_MALLOC) {
+  if (!gconvnet::test::allocation_counting_available()) {
     WARN("allocation counting is off in a sanitizer build");
     return;
   }
@@ -265,7 +163,7 @@ TEST_CASE("Repeated hot-path calls allocate nothing with one thread: MaxPool, Re
 
 // Conv too (with the algorithm ConvAlgorithm::automatic picks for these shapes).
 TEST_CASE("Repeated hot-path calls allocate nothing with one thread: Conv models", "[model][allocation]") {
-  if (!GCONVNET_TEST_REPLACE_MALLOC) {
+  if (!gconvnet::test::allocation_counting_available()) {
     WARN("allocation counting is off in a sanitizer build");
     return;
   }

@@ -3,113 +3,32 @@
 // and with two, on the paper's net at sizes where the Winograd path runs as one shared block and as
 // per-thread chunks.
 //
-// Allocations are counted by replacing the C allocator for this executable (forwarding to glibc's
-// __libc_* functions), as in tests/model/allocations.cpp; counting is off outside count_allocations.
+// Allocations are counted by support/allocation_counter.hpp (libgomp's included).
 #include <gconvnet/gconvnet.hpp>
 
-#include <atomic>
-#include <cerrno>
-#include <cstddef>
 #include <random>
-
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+#include <utility>
 
 #include <catch2/catch.hpp>
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__) || !defined(__GLIBC__)
-#define GCONVNET_PERF_COUNT_MALLOC 0
-#else
-#define GCONVNET_PERF_COUNT_MALLOC 1
-#endif
-
-#if GCONVNET_PERF_COUNT_MALLOC
-namespace {
-std::atomic<bool> counting{false};
-std::atomic<long> allocations{0};
-inline void note_allocation() {
-  if (counting.load(std::memory_order_relaxed)) allocations.fetch_add(1, std::memory_order_relaxed);
-}
-}  // namespace
-
-extern "C" {
-void* __libc_malloc(std::size_t);
-void __libc_free(void*);
-void* __libc_calloc(std::size_t, std::size_t);
-void* __libc_realloc(void*, std::size_t);
-void* __libc_memalign(std::size_t, std::size_t);
-
-void* malloc(std::size_t n) noexcept {
-  note_allocation();
-  return __libc_malloc(n);
-}
-void free(void* p) noexcept { __libc_free(p); }
-void* calloc(std::size_t count, std::size_t n) noexcept {
-  note_allocation();
-  return __libc_calloc(count, n);
-}
-void* realloc(void* p, std::size_t n) noexcept {
-  note_allocation();
-  return __libc_realloc(p, n);
-}
-void* memalign(std::size_t alignment, std::size_t n) noexcept {
-  note_allocation();
-  return __libc_memalign(alignment, n);
-}
-void* aligned_alloc(std::size_t alignment, std::size_t n) noexcept {
-  note_allocation();
-  return __libc_memalign(alignment, n);
-}
-int posix_memalign(void** out, std::size_t alignment, std::size_t n) noexcept {
-  note_allocation();
-  if (alignment % sizeof(void*) != 0 || (alignment & (alignment - 1)) != 0) return EINVAL;
-  void* p = __libc_memalign(alignment, n);
-  if (p == nullptr && n != 0) return ENOMEM;
-  *out = p;
-  return 0;
-}
-}
-#endif
+#include "support/allocation_counter.hpp"
 
 using namespace gconvnet;
-
-namespace {
-
-template <class F>
-long count_allocations(F&& f) {
-#if GCONVNET_PERF_COUNT_MALLOC
-  allocations.store(0);
-  counting.store(true);
-  f();
-  counting.store(false);
-  return allocations.load();
-#else
-  f();
-  return 0;
-#endif
-}
-
-}  // namespace
+using gconvnet::test::count_allocations;
 
 TEST_CASE("The Winograd path allocates nothing per Langevin step, one and two threads", "[perf_paths][allocation]") {
-#if !GCONVNET_PERF_COUNT_MALLOC
-  WARN("allocation counting is off (sanitizer or non-glibc build)");
-  return;
-#endif
+  if (!gconvnet::test::allocation_counting_available()) {
+    WARN("allocation counting is off (sanitizer or non-glibc build)");
+    return;
+  }
   static void* volatile sink = nullptr;
   REQUIRE(count_allocations([] { sink = ::operator new(64); }) == 1);  // the counter sees operator new
   ::operator delete(sink);
-#ifdef _OPENMP
-  const int saved = omp_get_max_threads();
-#endif
   // 56²: every layer under 256 tiles (one shared block); 112² with 3 chains: per-thread chunks.
   for (const auto& [size, chains] : {std::pair<Index, Index>{56, 1}, {112, 3}})
     for (int threads : {1, 2}) {
       CAPTURE(size, chains, threads);
-#ifdef _OPENMP
-      omp_set_num_threads(threads);
-#endif
+      const gconvnet::test::OmpThreads scope(threads);
       EnergyModel model(Shape{3, size, size}, Conv<float>(100, 15).stride(3).padding(2), ReLU<float>{}, Conv<float>(64, 5).padding(2),
                         ReLU<float>{}, Conv<float>(30, 3).padding(2), ReLU<float>{});
       REQUIRE(model.layer<0>().active_algorithm() == ConvAlgorithm::winograd);
@@ -137,7 +56,4 @@ TEST_CASE("The Winograd path allocates nothing per Langevin step, one and two th
       CHECK(count_allocations([&] { model.score_and_gradient(x, scores, grad); }) == 0);
       CHECK(count_allocations([&] { model.accumulate_parameter_gradient(x, g, 1.f); }) == 0);
     }
-#ifdef _OPENMP
-  omp_set_num_threads(saved);
-#endif
 }

@@ -13,6 +13,7 @@
 //   P(δ = 1) = closed_form.p_active,   E[⟨w_F, I_F⟩] = ‖w_F‖ · closed_form.mean_t,
 // and the free coordinates orthogonal to w_F are iid N(0, σ²), independent of t.
 #include "sampling/sampling_test_util.hpp"
+#include "support/allocation_counter.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -23,38 +24,11 @@
 #include <cstring>
 #include <vector>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 using namespace gconvnet;
 using gconvnet::test::mean_se;
 using gconvnet::test::MeanSe;
 
 namespace {
-
-// Sets the OpenMP thread count for a scope (no-op without OpenMP).
-class Threads {
-public:
-  explicit Threads(int n) {
-#ifdef _OPENMP
-    saved_ = omp_get_max_threads();
-    omp_set_num_threads(n);
-#else
-    (void)n;
-#endif
-  }
-  ~Threads() {
-#ifdef _OPENMP
-    omp_set_num_threads(saved_);
-#endif
-  }
-  Threads(const Threads&) = delete;
-  Threads& operator=(const Threads&) = delete;
-
-private:
-  int saved_ = 1;
-};
 
 // A mask of `shape` × n with each entry fixed with probability `p`.
 PixelMask random_mask(const Shape& shape, Index n, double p, std::mt19937_64& engine) {
@@ -115,7 +89,7 @@ TEMPLATE_TEST_CASE("Fixed pixels keep their bits through masked Langevin, MALA a
       CAPTURE(batch_size(*mask), metropolis);
       std::vector<Batch<S>> results;
       for (int threads : {1, 2}) {
-        Threads scope(threads);
+        const gconvnet::test::OmpThreads scope(threads);
         std::mt19937_64 engine(7);
         Batch<S> x = start;
         LangevinOptions options{0.3, 100, 1.0, metropolis};

@@ -42,9 +42,10 @@ inline const std::uint8_t* chain_mask(const PixelMask* mask, Index n, Index imag
   return mask->data() + (batch_size(*mask) == 1 ? 0 : n * image);
 }
 
-/// to[i] = from[i] at every free pixel of every chain (fixed pixels of `to` untouched).
+/// to[i] = from[i] at every pixel of every chain whose mask entry says `fixed` (nonzero) when `fixed`
+/// is true, free (zero) when false; the other pixels of `to` are untouched.
 template <class S>
-void copy_free(const Batch<S>& from, Batch<S>& to, const PixelMask& mask) {
+void copy_where(const Batch<S>& from, Batch<S>& to, const PixelMask& mask, bool fixed) {
   const Index n_chains = batch_size(to), image = to.size() / n_chains;
   const S* f = from.data();
   S* t = to.data();
@@ -52,21 +53,7 @@ void copy_free(const Batch<S>& from, Batch<S>& to, const PixelMask& mask) {
     const std::uint8_t* m = chain_mask(&mask, n, image);
     const Index o = n * image;
     for (Index i = 0; i < image; ++i)
-      if (!m[i]) t[o + i] = f[o + i];
-  });
-}
-
-/// to[i] = from[i] at every fixed pixel of every chain (free pixels of `to` untouched).
-template <class S>
-void copy_fixed(const Batch<S>& from, Batch<S>& to, const PixelMask& mask) {
-  const Index n_chains = batch_size(to), image = to.size() / n_chains;
-  const S* f = from.data();
-  S* t = to.data();
-  parallel_for(n_chains, [&](Index n) {
-    const std::uint8_t* m = chain_mask(&mask, n, image);
-    const Index o = n * image;
-    for (Index i = 0; i < image; ++i)
-      if (m[i]) t[o + i] = f[o + i];
+      if ((m[i] != 0) == fixed) t[o + i] = f[o + i];
   });
 }
 

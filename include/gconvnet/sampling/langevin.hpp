@@ -148,7 +148,7 @@ LangevinReport langevin(const Model& model, Batch<typename Model::Scalar>& chain
         ensure_shape(ws.proposal, shape_of(chains), n_chains);
         detail::langevin_move(chains.data(), ws.gradient.data(), ws.noise.data(), ws.proposal.data(), size, shrink,
                               drift, eps);
-        detail::copy_free(ws.proposal, chains, *fixed);
+        detail::copy_where(ws.proposal, chains, *fixed, false);
       } else {
         detail::langevin_move(chains.data(), ws.gradient.data(), ws.noise.data(), chains.data(), size, shrink,
                               drift, eps);
@@ -178,7 +178,7 @@ LangevinReport langevin(const Model& model, Batch<typename Model::Scalar>& chain
     fill_standard_normal(engine, ws.noise);
     detail::langevin_move(chains.data(), ws.gradient.data(), ws.noise.data(), ws.proposal.data(), size, shrink,
                           drift, eps);
-    if (fixed) detail::copy_fixed(chains, ws.proposal, *fixed);
+    if (fixed) detail::copy_where(chains, ws.proposal, *fixed, true);
     detail::check_chains_finite(fn, ws.proposal, step, "MALA proposal");
     model.score_and_gradient(ws.proposal, ws.proposal_scores, ws.proposal_gradient);
     detail::chain_energies(ws.proposal, ws.proposal_scores, sigma, ws.proposal_energy);
