@@ -266,11 +266,11 @@ public:
       r.fail("has metadata 'first_iterations' = '", r.metadata("first_iterations"), "', expected 1 to ",
              num_phases(), " numbers from 0");
     for (std::size_t p = 0; p < first.size(); ++p) {
+      const std::string own = prefix(static_cast<Index>(p));
       io::SafetensorsWriter part;
-      if (copy_tensors(r, prefix(static_cast<Index>(p)), "", part) == 0)
-        r.fail("holds no checkpoint of phase ", p);
+      if (copy_tensors(r, own, "", part) == 0) r.fail("holds no checkpoint of phase ", p);
       for (const auto& [key, value] : r.metadata())
-        if (key.rfind(prefix(static_cast<Index>(p)), 0) == 0) part.set_metadata(key.substr(prefix(static_cast<Index>(p)).size()), value);
+        if (key.rfind(own, 0) == 0) part.set_metadata(key.substr(own.size()), value);
       part.write(scratch_.string());
       phases_[p].load(scratch_.string());
       std::filesystem::remove(scratch_);
