@@ -55,6 +55,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "support/images.hpp"
 #include "support/program.hpp"
 
 #include <algorithm>
@@ -173,16 +174,6 @@ Batch<S> evaluation_chains(Prototype& model, Index count, const Batch<S>* start,
 
 // ---------------------------------------------------------------------------------------------------
 // Pictures.
-
-/// An image enlarged `factor` times (nearest neighbour), each value v drawn as offset + scale·v.
-Image<S> enlarge(const Image<S>& im, Index factor, double offset, double scale) {
-  Image<S> out(im.dimension(0), im.dimension(1) * factor, im.dimension(2) * factor);
-  for (Index x = 0; x < out.dimension(2); ++x)
-    for (Index y = 0; y < out.dimension(1); ++y)
-      for (Index c = 0; c < out.dimension(0); ++c)
-        out(c, y, x) = static_cast<S>(offset + scale * im(c, y / factor, x / factor));
-  return out;
-}
 
 io::GridOptions grid_options(Index columns) {
   io::GridOptions grid;

@@ -4,6 +4,7 @@
 #
 #   smoke_begin()                              the -D arguments are there; WORK_DIR starts empty
 #   smoke_run(OUT_VAR ARGS...)                 PROGRAM ARGS must exit 0; OUT_VAR: what it printed (stdout, stderr)
+#   smoke_fails(OUT_VAR ARGS...)              PROGRAM ARGS must exit 1 with ONE line on stderr; OUT_VAR: that line
 #   expect_png(PATH W H [MEAN LO HI] [STD LO HI])  decodes PATH (png_check): W x H pixels (0 0: any size),
 #                                              mean and standard deviation of its intensities (0-255) in range
 #   expect_file(PATH)                          exists, at least 16 bytes
@@ -38,6 +39,16 @@ function(smoke_run out_var)
   endif()
   message(STATUS "${out}")
   set(${out_var} "${out}\n${err}" PARENT_SCOPE)
+endfunction()
+
+function(smoke_fails out_var)
+  execute_process(COMMAND ${PROGRAM} ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  string(STRIP "${err}" line)
+  if(NOT rc EQUAL 1 OR line STREQUAL "" OR line MATCHES "\n")
+    message(FATAL_ERROR "${PROGRAM} ${ARGN} exited with ${rc}, expected 1 and one line on stderr:\n${err}")
+  endif()
+  message(STATUS "${line}")
+  set(${out_var} "${line}" PARENT_SCOPE)
 endfunction()
 
 # Fails unless LO <= value <= HI (numbers as CMake compares them: doubles).

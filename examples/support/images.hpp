@@ -54,10 +54,12 @@ inline Image<float> square_image(const Image<float>& im, Index size) {
   return square.dimension(1) == size ? square : io::resize_image(square, size, size);
 }
 
-/// Every file of `files` loaded as square_image(…, size).
-inline std::vector<Image<float>> load_squares(const std::vector<std::string>& files, Index size) {
+/// Every file of `files` loaded as square_image(…, size), with `channels` channels (3: RGB, 1: grey).
+inline std::vector<Image<float>> load_squares(const std::vector<std::string>& files, Index size, Index channels = 3) {
+  io::LoadImageOptions options;
+  options.channels = channels;
   std::vector<Image<float>> images;
-  for (const auto& f : files) images.push_back(square_image(io::load_image<float>(f), size));
+  for (const auto& f : files) images.push_back(square_image(io::load_image<float>(f, options), size));
   return images;
 }
 
@@ -89,6 +91,17 @@ inline std::vector<double> remove_channel_means(Batch<float>& images) {
 inline Batch<float> with_channel_means(const Batch<float>& images, const std::vector<double>& means) {
   Batch<float> out = images;
   add_channel_means(out, means);
+  return out;
+}
+
+/// An image enlarged `factor` times (nearest neighbour: every pixel a factor × factor square), each
+/// value v drawn as offset + scale·v.
+inline Image<float> enlarge(const Image<float>& im, Index factor, double offset = 0, double scale = 1) {
+  Image<float> out(im.dimension(0), im.dimension(1) * factor, im.dimension(2) * factor);
+  for (Index x = 0; x < out.dimension(2); ++x)
+    for (Index y = 0; y < out.dimension(1); ++y)
+      for (Index c = 0; c < out.dimension(0); ++c)
+        out(c, y, x) = static_cast<float>(offset + scale * im(c, y / factor, x / factor));
   return out;
 }
 
