@@ -378,6 +378,10 @@ int main(int argc, char** argv) try {
                "base category; classify held-out images both ways (Prop. 1(a), (b)), estimate log Z by AIS, "
                "synthesize from both (Xie et al. 2016, Sec. 2-3)"};
   RunOptions run_options;
+  run_options.threads = 1;  // as prototype_dictionary: see run_help.threads_note (issue 16)
+  RunOptionHelp run_help;
+  run_help.threads_note = "; the matrices of this model are small, and on a loaded machine more threads mostly "
+                          "wait for each other";
   std::vector<std::string> folders;
   std::string layers = default_layers;
   Index held_out = 3, size = 32, mle_iterations = 600, chains = 8, langevin_steps = 20;
@@ -388,7 +392,7 @@ int main(int argc, char** argv) try {
   bool colour = true;
   app.add_option("CATEGORIES", folders, "one folder of aligned images per category; default: the bundled smileys "
                  "and faces")->check(existing_path());
-  add_run_options(app, run_options);
+  add_run_options(app, run_options, run_help);
   app.add_option("--held-out", held_out, "the last N images (by name) of every category are kept aside")
       ->check(positive_integer())->capture_default_str();
   app.add_option("--size", size, "images are cut to a centred square and resized to SIZE x SIZE")
