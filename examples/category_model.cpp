@@ -30,7 +30,7 @@
 // current AIS estimate), writes the checkpoint and exits with 128+signal; --resume continues bit for bit.
 //
 // The intensity scale. The images are the 0–255 intensities minus the channel means of all training
-// images, divided by their pixel standard deviation s (about 75 on the bundled images), so that
+// images, divided by their pixel standard deviation s (55.06 on the bundled images), so that
 // q = N(0, σ²) is white noise of the data's energy at σ = 1. At σ = 1 on raw intensities (as the
 // release code learns textures) the white-noise base would be told from any image by its energy alone,
 // the classifier's f_c would need no structure, and exp(f_c) q would put its mass next to 0. --sigma sets
