@@ -135,7 +135,9 @@ void check_inside_image(const std::string& spec, const Shape& small, Index margi
       const Batch<double> y = top_responses(big, x), y_moved = top_responses(big, moved);
       const PixelMask got = known_top_units(model, known, /*padding_known=*/false);
       const Shape top = model.top_shape(), top_big = big.top_shape();
-      const Index offset = margin / total_stride;
+      // the image's top left response in the big model's map: margin / (the strides up to this depth)
+      const Index offset = (top_big.height - top.height) / 2;
+      REQUIRE(offset * total_stride >= margin);
       for (Index v = 0; v < top.width; ++v)
         for (Index r = 0; r < top.height; ++r)
           for (Index k = 0; k < top.channels; ++k) {
