@@ -6,6 +6,8 @@
 #    of the run in one piece, byte for byte, and the log's rows too.
 # 3. The first run's contact sheet (a wide PNG: centre crop and resize) as the observed image.
 # 4. A resumed run continues the first run's checkpoint for more iterations.
+# 5. --tileable on a 25x25 image at stride 2: the torus is 24x24 and the program says so; each tile
+#    and its 2x2 preview (the same pixels: the same mean and spread) decode; the seam ratios printed.
 include(${CMAKE_CURRENT_LIST_DIR}/smoke.cmake)
 smoke_begin()
 set(TINY --size 24 --chains 2 --layers conv:4:5:2:2,relu,conv:3:3:1:1,relu --snapshot-every 2 --seed 7 --threads 1
@@ -62,4 +64,25 @@ expect_png(${out3}/synthesized_00.png 24 24 MEAN 60 230)
 # 4. Resume the first run for one more iteration per stage.
 smoke_run(text --out ${out1} --iterations 4 --resume ${out1}/checkpoint.safetensors ${TINY})
 expect_csv(${out1}/log.csv ROWS 8)  # 2 stages x 4 iterations
+
+# 5. --tileable.
+set(out5 ${WORK_DIR}/run5)
+smoke_run(text --out ${out5} --iterations 2 --tileable --tileable-steps 4 --size 25 --chains 2
+          --layers conv:4:5:2:2,relu,conv:3:3:1:1,relu --seed 7 --threads 1)
+if(NOT text MATCHES "tileable: 2 tiles of 24x24 \\(25 rounded down to a multiple of 2, the strides' product\\)")
+  message(FATAL_ERROR "--tileable on 25x25 did not say it tiles 24x24:\n${text}")
+endif()
+expect_number("${text}" "seam ratio \\(wrap-around seam / interior neighbours\\), tileable:" seam 0 100)
+expect_number("${text}" "; plain:" plain_seam 0 1000)
+foreach(n 00 01)
+  expect_png(${out5}/tileable/synthesized_${n}.png 24 24)
+  expect_png(${out5}/tileable/tiled_${n}.png 48 48)
+  execute_process(COMMAND ${PNG_CHECK} ${out5}/tileable/synthesized_${n}.png OUTPUT_VARIABLE one)
+  execute_process(COMMAND ${PNG_CHECK} ${out5}/tileable/tiled_${n}.png OUTPUT_VARIABLE four)
+  string(REGEX REPLACE "^.* mean" "mean" one "${one}")
+  string(REGEX REPLACE "^.* mean" "mean" four "${four}")
+  if(NOT one STREQUAL four)
+    message(FATAL_ERROR "tiled_${n}.png is not synthesized_${n}.png repeated: ${four} vs ${one}")
+  endif()
+endforeach()
 message(STATUS "synthesize_texture smoke test passed")

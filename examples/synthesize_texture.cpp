@@ -4,7 +4,7 @@
 // time (Sec. 8), then read new textures off the model's persistent Langevin chains (eq. 6.10).
 //
 //   synthesize_texture [IMAGE] --out DIR [--seed N] [--threads N] [--config fast|paper] [--layers SPEC]
-//                      [--iterations N] [--chains N] [--size N] [--out-size N] [--resume CHECKPOINT]
+//                      [--iterations N] [--chains N] [--size N] [--out-size N] [--tileable] [--resume CHECKPOINT]
 //
 // IMAGE defaults to the gravel texture bundled in examples/data/. Written in DIR:
 //   synthesized_00.png ...       one texture per chain
@@ -17,6 +17,9 @@
 //   weights.safetensors          the learned parameters alone
 //   large/synthesized_00.png ... with --out-size N: the learned filters run on an N×N canvas, starting
 //                                from the learned chains side by side (--out-init tile) or zero
+//   tileable/synthesized_00.png ... with --tileable: textures that repeat without a seam (the learned filters
+//   tileable/tiled_00.png ...       on a torus, see synthesize_tileable), and each repeated 2x2; the seam
+//                                ratio of each (and of the plain outputs) is printed
 // Ctrl-C (or SIGTERM) stops after the current iteration, writes the checkpoint and exits with 128+signal;
 // --resume continues bit for bit as if never stopped (same --threads). After a SIGKILL, --resume goes on
 // from the last periodic checkpoint (--snapshot-every), and the next start removes the killed run's
@@ -33,9 +36,11 @@
 
 #include <CLI/CLI.hpp>
 
+#include "support/canvas.hpp"
 #include "support/images.hpp"
 #include "support/learning_curves.hpp"
 #include "support/program.hpp"
+#include "support/texture_recipe.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -47,66 +52,9 @@
 
 using namespace gconvnet;
 using namespace gconvnet::examples;
-using Model = DynamicModel<float>;
+using Model = TextureModel;
 
 namespace {
-
-// ---------------------------------------------------------------------------------------------------
-// The two named settings.
-
-/// Everything --config chooses; each field can be overridden on the command line.
-struct Config {
-  std::string layers;        // the ConvNet, bottom-up (parse_layers syntax)
-  Index size = 0;            // the observed image is resized to size × size
-  Index chains = 0;          // M̃ persistent Langevin chains
-  Index iterations = 0;      // learning iterations per layer stage
-  LangevinOptions langevin;  // ε, L, σ
-  double learning_rate = 0;  // η of the first stage (halved at each new stage)
-  std::string image;         // the bundled default texture
-  std::string means;         // subtracted from the intensities: "observed" (the image's own) or "release"
-};
-
-/// The per-channel means the authors' release subtracts (ImageNet's, R G B), whatever the image.
-const std::vector<double> release_means{123.68, 116.779, 103.939};
-
-/// The authors' release setting (DESIGN.md §3): 224², 100/64/30 filters, 16 chains, L = 10, ε = 0.3,
-/// 700 iterations per layer, η = 5e-4 halved per stage, gradients divided by map size and capped at 20,
-/// the release's fixed channel means. tools/check_paper_config.py checks it against a port of the release.
-Config paper_config() {
-  return {"conv:100:15:3:2,relu,conv:64:5:1:2,relu,conv:30:3:1:2,relu", 224, 16, 700, {0.3, 10, 1.0}, 5e-4,
-          "gravel_224.png", "release"};
-}
-
-/// The default, chosen by measurement for quality per minute on two cores (docs/quality.md: a mean
-/// OVERALL of 0.64 over six 128² textures in about 40 s each): the release recipe at 128² with a slimmer
-/// net (64 and 32 filters in the first two layers), 3 chains, and fewer, larger Langevin steps (ε = 0.6,
-/// L = 4). The release net with ε = 0.3, L = 10 scores higher but its chains reproduce the photograph in
-/// place (docs/quality.md, "The default setting").
-Config fast_config() {
-  return {"conv:64:15:3:2,relu,conv:32:5:1:2,relu,conv:30:3:1:2,relu", 128, 3, 260, {0.6, 4, 1.0}, 5e-4,
-          "gravel_128.png", "observed"};
-}
-
-// ---------------------------------------------------------------------------------------------------
-// Steps of the program.
-
-/// Layer growing (Sec. 8): stage s covers iterations s·N to (s+1)·N − 1; entering it adds a layer,
-/// restarts the chains and halves η. A resumed run never goes back to an earlier stage.
-void grow_when_due(MleLearner<Model>& learner, Index per_stage) {
-  const Index stage = std::min(learner.iteration() / per_stage, learner.num_stages() - 1);
-  if (stage > learner.stage()) learner.set_stage(stage);
-}
-
-/// The multiply-adds of a pass at each stage's depth (the progress display's ETA).
-std::vector<double> stage_costs(const Shape& input, const std::string& layers) {
-  Model probe(input, parse_layers<float>(layers));
-  std::vector<double> cost;
-  for (Index d : stage_depths(probe)) {
-    probe.set_depth(d);
-    cost.push_back(static_cast<double>(probe.macs()));
-  }
-  return cost;
-}
 
 /// --out-size: the learned filters on an out_size² canvas (the model is convolutional), `steps`
 /// Langevin steps from zero or from the learned chains tiled side by side (from zero the chains drift
@@ -144,88 +92,92 @@ std::optional<Batch<float>> synthesize_large(const Model& model, const Batch<flo
   return chains;
 }
 
+/// --tileable: textures that repeat without a seam. The model learned with zero padding (the photograph
+/// is not periodic: learning on a torus would teach the model its wrap-around seam) runs with circular
+/// padding on a torus of the largest size <= the learned one whose side is a multiple of the strides'
+/// product (126 for 128 at stride 3), `steps` Langevin steps from the centres of the learned chains
+/// (docs/quality.md: starting from their interiors tiled, without the frame, measured worse).
+/// Writes tileable/synthesized_NN.png and tileable/tiled_NN.png (2x2) and prints the seam ratio
+/// (seam_ratio) of each tile and, for comparison, of the plain outputs. Returns false when a stop signal
+/// came first.  throws: Error when the canvas is smaller than the strides' product.
+bool synthesize_tileable(Run& run, const Model& model, const std::string& layers, const Batch<float>& learned,
+                         const std::vector<double>& means, const LangevinOptions& sampler, Index steps,
+                         std::uint64_t seed) {
+  const Index multiple = stride_product(model), size = learned.dimension(1), side = size / multiple * multiple;
+  if (side < multiple)
+    throw Error("--tileable: the " + std::to_string(size) + "x" + std::to_string(size) +
+                " canvas is smaller than the product of the strides, " + std::to_string(multiple));
+  const Model torus = model_on_canvas(model, layers, Shape{learned.dimension(0), side, side}, true);
+  Batch<float> chains = tiled_chains(learned, torus.input_shape());
+  std::cout << "tileable: " << batch_size(chains) << " tiles of " << side << "x" << side;
+  if (side != size) std::cout << " (" << size << " rounded down to a multiple of " << multiple << ", the strides' product)";
+  std::cout << ", " << steps << " Langevin steps on the torus from the learned chains\n";
+  std::mt19937_64 engine(seed);
+  if (!sample(torus, chains, sampler, steps, engine, "tileable")) return false;
+  const Batch<float> tiles = with_channel_means(chains, means), plain = with_channel_means(learned, means);
+  std::filesystem::create_directories(run.file("tileable"));
+  run.list(save_numbered(tiles, run.file("tileable"), "synthesized_"));
+  std::vector<Image<float>> previews;
+  std::cout << "seam ratio (wrap-around seam / interior neighbours), tileable:";
+  for (const Image<float>& tile : images_of(tiles)) {
+    std::cout << " " << seam_ratio(tile);
+    previews.push_back(tiled_2x2(tile));
+  }
+  run.list(save_numbered(stack_images(previews), run.file("tileable"), "tiled_"));
+  std::cout << "; plain:";
+  for (Index n = 0; n < batch_size(plain); ++n) std::cout << " " << seam_ratio(image_of(plain, n));
+  std::cout << "\n";
+  return true;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) try {
   // 1. The command line. ----------------------------------------------------------------------------
   CLI::App app{"Learn a generative ConvNet from one texture image and synthesize new ones (Xie et al. 2016, Exp. 1)"};
   RunOptions run_options;
-  std::string image_path, config_name = "fast", layers, out_init = "tile", means_name;
-  Index iterations = 0, chains = 0, size = 0, out_size = 0, out_steps = 100, langevin_steps = 0;
-  double learning_rate = 0, step_size = 0;
+  RecipeChoice choice;
+  std::string image_path, out_init = "tile";
+  Index out_size = 0, out_steps = 100, tileable_steps = 200;
+  bool tileable = false;
   app.add_option("IMAGE", image_path, "the observed texture (PNG/JPEG); default: the bundled gravel")->check(existing_file());
   add_run_options(app, run_options);
-  app.add_option("--config", config_name, "named setting: fast (minutes) or paper (the release code)")
-      ->check(one_of({"fast", "paper"}))->capture_default_str();
-  app.add_option("--layers", layers, "the ConvNet, e.g. conv:100:15:3:2,relu,conv:64:5:1:2,relu (overrides --config)");
-  app.add_option("--iterations", iterations, "learning iterations per layer stage (fast 260, paper 700)")->check(positive_integer());
-  app.add_option("--chains", chains, "number of synthesized images, i.e. persistent Langevin chains (fast 3, paper 16)")->check(positive_integer());
-  app.add_option("--size", size, "resize the observed image to SIZE x SIZE (fast 128, paper 224)")->check(positive_integer());
+  add_recipe_options(app, choice);
   app.add_option("--out-size", out_size, "also synthesize at OUT_SIZE x OUT_SIZE with the learned filters")->check(positive_integer());
   app.add_option("--out-init", out_init, "start of the --out-size chains: zero (the mean image) or tile (the "
                  "learned chains side by side)")->check(one_of({"zero", "tile"}))->capture_default_str();
   app.add_option("--out-steps", out_steps, "Langevin steps for --out-size")->check(positive_integer())->capture_default_str();
-  app.add_option("--learning-rate", learning_rate, "learning rate of the first stage, halved per stage (5e-4)")->check(positive_number());
-  app.add_option("--step-size", step_size, "Langevin step size epsilon (fast 0.6, paper 0.3)")->check(positive_number());
-  app.add_option("--langevin-steps", langevin_steps, "Langevin steps L per learning iteration (fast 4, paper 10)")->check(positive_integer());
-  app.add_option("--means", means_name, "channel means subtracted from the intensities: observed (the image's "
-                 "own) or release (the release code's fixed ImageNet means; fast observed, paper release)")
-      ->check(one_of({"observed", "release"}));
+  app.add_flag("--tileable", tileable, "also synthesize textures that tile without a seam (the learned filters on "
+               "a torus) and print their seam ratio");
+  app.add_option("--tileable-steps", tileable_steps, "Langevin steps on the torus for --tileable")
+      ->check(positive_integer())->capture_default_str();
   if (const auto exit = parse_command_line(app, argc, argv)) return *exit;
 
-  Config config = config_name == "paper" ? paper_config() : fast_config();
-  if (!layers.empty()) config.layers = layers;
-  if (iterations > 0) config.iterations = iterations;
-  if (chains > 0) config.chains = chains;
-  if (size > 0) config.size = size;
-  if (learning_rate > 0) config.learning_rate = learning_rate;
-  if (step_size > 0) config.langevin.step_size = step_size;
-  if (langevin_steps > 0) config.langevin.steps = langevin_steps;
-  if (!means_name.empty()) config.means = means_name;
+  const TextureRecipe config = chosen_recipe(choice);
+  const std::string& config_name = choice.config;
   if (image_path.empty()) image_path = bundled_file(config.image, GCONVNET_EXAMPLE_DATA_DIR);
   const std::uint64_t seed = run_options.seed;
   Run run("synthesize_texture", run_options, argc, argv);
 
   // 2. The observed image I_obs: intensities 0–255 minus per-channel means (its own, or the release's). -
-  const Image<float> loaded = io::load_image<float>(image_path);
-  const Image<float> observed = square_image(loaded, config.size);
-  std::cout << "observed: " << image_path << " (" << loaded.dimension(2) << "x" << loaded.dimension(1) << ")";
-  if (std::min(loaded.dimension(1), loaded.dimension(2)) != config.size)
-    std::cout << ", resized to " << config.size << "x" << config.size;
-  std::cout << "\n";
+  const Image<float> observed = load_texture(image_path, config.size);
   Batch<float> observed_batch = as_batch(observed);
-  const std::vector<double> means = config.means == "release" ? release_means : channel_means(observed_batch);
+  const std::vector<double> means = config.means == "release" ? release_means() : channel_means(observed_batch);
   subtract_channel_means(observed_batch, means);
 
   // 3. The model: a ConvNet whose score f(I; w) is the sum of its top responses (eq. 3.5). -------------
-  Model model(shape_of(observed), parse_layers<float>(config.layers));
-  std::mt19937_64 init_engine(seed);
-  initialize_normal(model, init_engine, 0.01, 0.0);  // release code: N(0, 0.01²), biases 0
+  Model model = texture_model(shape_of(observed), config, seed);  // release code: N(0, 0.01²), biases 0
   std::cout << model.summary();
 
   // 4. Algorithm 1 with layer growing: L Langevin steps on the chains, then w ← w + η (H_obs − H_syn). -
-  LearningOptions options;
-  options.chains = config.chains;
-  options.langevin = config.langevin;
-  options.optimizer.learning_rate = config.learning_rate;
-  MleLearner<Model> learner(model, observed_batch, options, seed);
+  MleLearner<Model> learner(model, observed_batch, texture_learning_options(config), seed);
   run.resume(learner);
-  std::cout << "config " << config_name << ": " << config.chains << " chains, " << learner.num_stages()
-            << " stages x " << config.iterations << " iterations, L = " << config.langevin.steps
-            << ", eps = " << config.langevin.step_size << ", eta = " << config.learning_rate << ", seed " << seed
-            << "\n";
-  Learning learning = learning_of(learner, learner.num_stages() * config.iterations);
-  learning.step = [&] {
-    grow_when_due(learner, config.iterations);
-    return learner.step();
-  };
-  learning.stage_finished = [&] { return learner.iteration() % config.iterations == 0; };
+  std::cout << describe_recipe(config_name, config, learner.num_stages(), seed) << "\n";
+  Learning learning = texture_learning(learner, config);  // stage s: iterations s·N to (s+1)·N − 1
   learning.snapshot = [&](Index done) {
     io::save_png(io::contact_sheet(observed, with_channel_means(learner.synthesized(), means)), run.snapshot_file(done));
     io::save_png(learning_curves(run.file("log.csv")), run.file("learning_curves.png").string());
   };
-  learning.stage_cost = stage_costs(shape_of(observed), config.layers);
-  learning.stage_length = config.iterations;
   if (const auto stopped = run.learn(learning)) return *stopped;
 
   // 5. The synthesized textures: the chains plus the channel means, clipped to 0–255. ----------------
@@ -248,6 +200,15 @@ int main(int argc, char** argv) try {
     const Batch<float> big = with_channel_means(*large, means);
     run.list(save_numbered(big, run.file("large"), "synthesized_"));
     io::save_png(io::contact_sheet(observed, big), run.output("large/contact_sheet.png"));
+  }
+
+  // 7. --tileable: the same filters on a torus. -------------------------------------------------------
+  if (tileable &&
+      !synthesize_tileable(run, model, config.layers, learner.synthesized(), means, config.langevin, tileable_steps,
+                           seed + 2)) {
+    std::cerr << "synthesize_texture: interrupted during --tileable; the learned model is saved in "
+              << run.checkpoint_file() << "\n";
+    return stop_exit_code();
   }
   return run.finish();
 } catch (...) {

@@ -28,6 +28,7 @@
 #include "gconvnet/model/energy_model.hpp"
 #include "gconvnet/model/initialize.hpp"
 #include "gconvnet/model/model_base.hpp"
+#include "gconvnet/model/receptive_field.hpp"
 #include "gconvnet/sampling/annealed_importance.hpp"
 #include "gconvnet/sampling/diagnostics.hpp"
 #include "gconvnet/sampling/fixed_pixels.hpp"

@@ -131,6 +131,32 @@ TEST_CASE("learning.learner.observed_shape, observed_not_finite", "[reliability]
   expect_error("learning.learner.observed_not_finite", [&] { MleLearner<Model>(model, bad, {}, 1); });
 }
 
+TEST_CASE("learning.learner.observed_known_shape, observed_known_none, observed_not_finite at a known pixel",
+          "[reliability][errors][learning]") {
+  Model model = small_model();
+  LearningOptions options;
+  options.observed_known = make_batch<std::uint8_t>(Shape{1, 8, 8}, 3);
+  options.observed_known.setConstant(1);
+  CHECK_THAT(expect_error("learning.learner.observed_known_shape",
+                          [&] { MleLearner<Model>(model, observed_images(), options, 1); }),
+             StartsWith("MleLearner::MleLearner: ") && Contains("has shape 1x8x8x3, expected 1x8x8x1 or 1x8x8x2"));
+  options.observed_known = make_batch<std::uint8_t>(Shape{1, 8, 8}, 1);
+  options.observed_known.setConstant(1);
+  for (Index w = 2; w < 6; ++w)  // a 4x4 hole: every 5x5 receptive field of layer 3 (3x3 on 3x3) meets it
+    for (Index h = 2; h < 6; ++h) options.observed_known(0, h, w, 0) = 0;
+  CHECK_THAT(expect_error("learning.learner.observed_known_none",
+                          [&] { CdLearner<Model>(model, observed_images(), options, 1); }),
+             StartsWith("CdLearner::CdLearner: ") && Contains("no response of layer 3 (stage 1)"));
+  Batch<float> bad = observed_images();
+  bad(0, 3, 3, 1) = std::numeric_limits<float>::quiet_NaN();
+  options.observed_known.setConstant(1);
+  options.observed_known(0, 3, 3, 0) = 0;  // NaN in an unknown pixel: no error
+  CHECK_NOTHROW(MleLearner<Model>(model, bad, options, 1));
+  options.observed_known(0, 3, 3, 0) = 1;
+  CHECK_THAT(expect_error("learning.learner.observed_not_finite", [&] { MleLearner<Model>(model, bad, options, 1); }),
+             Contains("holds NaN or Inf at a known pixel"));
+}
+
 TEST_CASE("learning.learner.set_stage", "[reliability][errors][learning]") {
   Model model = small_model();
   MleLearner<Model> mle(model, observed_images(), {}, 1);

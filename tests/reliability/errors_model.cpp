@@ -234,6 +234,26 @@ TEST_CASE("model.gradients_layout", "[reliability][errors][model]") {
              Contains("(3 blocks, expected 4)"));
 }
 
+TEST_CASE("model.top_weight_shape, model.known_shape", "[reliability][errors][model]") {
+  Net net = small_net();
+  const Batch<double> x = zeros(Shape{3, 8, 8}, 2);
+  Gradients<double> g = net.zero_gradients();
+  Vector<double> scores;
+  const Batch<double> three = zeros(Shape{2, 4, 4}, 3);
+  CHECK_THAT(expect_error("model.top_weight_shape", [&] { net.accumulate_parameter_gradient(x, g, 1.0, scores, three); }),
+             Catch::StartsWith("EnergyModel::accumulate_parameter_gradient: ") &&
+                 Contains("'top_weight' has shape 2x4x4x3, expected 2x4x4x1 or 2x4x4x2"));
+  net.set_depth(2);  // a map of the full model's top after set_depth
+  const Batch<double> full = zeros(Shape{2, 4, 4}, 1);
+  CHECK_THAT(expect_error("model.top_weight_shape", [&] { net.accumulate_parameter_gradient(x, g, 1.0, scores, full); }),
+             Contains("expected 4x6x6x1"));
+  PixelMask known = make_batch<std::uint8_t>(Shape{1, 8, 8}, 1);
+  CHECK_THAT(expect_error("model.known_shape", [&] { known_top_units(net, known); }),
+             Contains("'known' has shape 1x8x8x1, expected 3x8x8xN"));
+  PixelMask none = make_batch<std::uint8_t>(Shape{3, 8, 8}, 0);
+  CHECK_THAT(expect_error("model.known_shape", [&] { known_top_units(net, none); }), Contains("3x8x8x0"));
+}
+
 TEST_CASE("layers.conv.padding (setter), circular_padding_too_large, circular_stride, circular_tiling",
           "[reliability][errors][layers][circular]") {
   constexpr auto circular = PaddingMode::circular;

@@ -28,6 +28,7 @@
 #include "gconvnet/learning/stages.hpp"
 #include "gconvnet/learning/statistics.hpp"
 #include "gconvnet/model/activation_pattern.hpp"
+#include "gconvnet/model/receptive_field.hpp"
 #include "gconvnet/sampling/langevin.hpp"
 #include "gconvnet/sampling/random.hpp"
 
@@ -162,10 +163,18 @@ public:
                                         static_cast<double>(observed_.size()));
     stats.contrast_synthesized = std::sqrt(static_cast<double>(as_vector(chains_).squaredNorm()) /
                                            static_cast<double>(chains_.size()));
-    model.accumulate_parameter_gradient(observed_, pending_, S(1) / static_cast<S>(M), scores_);  // H_obs
+    if (observed_weight_.empty())
+      model.accumulate_parameter_gradient(observed_, pending_, S(1) / static_cast<S>(M), scores_);  // H_obs
+    else  // over the responses that see known pixels only (options.observed_known)
+      model.accumulate_parameter_gradient(observed_, pending_, S(1) / static_cast<S>(M), scores_,
+                                          observed_weight_[static_cast<std::size_t>(stage_)]);
     stats.score_observed = static_cast<double>(scores_.template cast<double>().mean());
     active_fractions(model.last_pattern(), stats.active_observed);
-    model.accumulate_parameter_gradient(chains_, pending_, -S(1) / static_cast<S>(Ms), scores_);  // − H_syn
+    if (synthesized_weight_.empty())
+      model.accumulate_parameter_gradient(chains_, pending_, -S(1) / static_cast<S>(Ms), scores_);  // − H_syn
+    else  // at the same positions as H_obs
+      model.accumulate_parameter_gradient(chains_, pending_, -S(1) / static_cast<S>(Ms), scores_,
+                                          synthesized_weight_[static_cast<std::size_t>(stage_)]);
     stats.score_synthesized = static_cast<double>(scores_.template cast<double>().mean());
     active_fractions(model.last_pattern(), stats.active_synthesized);
 
@@ -283,7 +292,7 @@ public:
   /// The synthesized chains Ĩ (mean-subtracted intensities), one image per batch column.
   const Batch<Scalar>& synthesized() const { return chains_; }
   Batch<Scalar>& synthesized() { return chains_; }
-  /// The observed images the learner was given.
+  /// The observed images the learner was given (with options.observed_known: the unknown pixels 0).
   const Batch<Scalar>& observed() const { return observed_; }
   Model& model() { return *model_; }
   const Model& model() const { return *model_; }
@@ -322,8 +331,10 @@ protected:
     detail::check(shape_of(observed) == model.input_shape() && batch_size(observed) >= 1, ctor.c_str(),
                   "argument 'observed' has shape ", to_string(shape_of(observed)), "x", batch_size(observed),
                   ", expected ", to_string(model.input_shape()), "xM with M >= 1 (the model's input shape)");
-    detail::check(all_finite(observed), ctor.c_str(), "argument 'observed' holds NaN or Inf");
     depths_ = gconvnet::stage_depths(model);
+    if (options_.observed_known.size() > 0) use_known_pixels(ctor.c_str());
+    detail::check(all_finite(observed_), ctor.c_str(), "argument 'observed' holds NaN or Inf",
+                  options_.observed_known.size() > 0 ? " at a known pixel" : "");
     optimizer_.reset(model.parameters());
     gradient_ = model.zero_gradients();
     pending_ = gradient_;
@@ -350,6 +361,46 @@ private:
       fill_standard_normal(engine_, chains_);
       as_vector(chains_) *= static_cast<Scalar>(options_.langevin.reference_sigma);
     }
+  }
+
+  /// options.observed_known: zeroes the unknown pixels of observed_ and weighs, at every stage, the top
+  /// responses whose receptive field lies among the known pixels or the zero padding
+  /// (observed_weight_), and those of the chains at the same positions (synthesized_weight_: the mean
+  /// of the observed images' weights), both scaled by (all responses)/(those counted).
+  void use_known_pixels(const char* ctor) {
+    const PixelMask& known = options_.observed_known;
+    const Index M = batch_size(observed_), m = batch_size(known), image = observed_.size() / M;
+    const Shape input = model_->input_shape();
+    detail::check(shape_of(known) == input && (m == 1 || m == M), ctor, "argument 'options.observed_known' has shape ",
+                  to_string(shape_of(known)), "x", m, ", expected ", to_string(input), "x1 or ", to_string(input), "x",
+                  M, " (the observed images' shape)");
+    for (Index n = 0; n < M; ++n)
+      for (Index i = 0; i < image; ++i)
+        if (known.data()[(m == 1 ? 0 : n * image) + i] == 0) observed_.data()[n * image + i] = Scalar(0);
+    const Index depth = model_->depth();
+    for (std::size_t s = 0; s < depths_.size(); ++s) {
+      model_->set_depth(depths_[s]);
+      const PixelMask top = known_top_units(*model_, known);
+      Index count = 0;
+      for (Index i = 0; i < top.size(); ++i) count += top.data()[i] != 0;
+      if (count == 0) {
+        model_->set_depth(depth);
+        detail::fail(ctor, "argument 'options.observed_known' leaves no response of layer ", depths_[s] - 1,
+                     " (stage ", s, ") whose receptive field holds known pixels only; expected a known region at "
+                     "least as large as that receptive field");
+      }
+      Batch<Scalar> weight = make_batch<Scalar>(shape_of(top), batch_size(top));
+      const Scalar scale = static_cast<Scalar>(static_cast<double>(top.size()) / static_cast<double>(count));
+      for (Index i = 0; i < top.size(); ++i) weight.data()[i] = top.data()[i] != 0 ? scale : Scalar(0);
+      Batch<Scalar> mean = make_batch<Scalar>(shape_of(top), 1);
+      mean.setZero();
+      const Index per = mean.size(), m_top = batch_size(top);
+      for (Index n = 0; n < m_top; ++n)
+        for (Index i = 0; i < per; ++i) mean.data()[i] += weight.data()[n * per + i] / static_cast<Scalar>(m_top);
+      observed_weight_.push_back(std::move(weight));
+      synthesized_weight_.push_back(std::move(mean));
+    }
+    model_->set_depth(depth);
   }
 
   /// The options, checked before any member is built from them (so that an optimizer option is
@@ -405,6 +456,8 @@ private:
   Gradients<Scalar> pending_;    // the same, being computed
   Gradients<Scalar> update_;
   Vector<Scalar> scores_;
+  std::vector<Batch<Scalar>> observed_weight_;     // per stage: ω of the top responses (options.observed_known)
+  std::vector<Batch<Scalar>> synthesized_weight_;  // per stage: ω of the chains' (the observed ω's mean)
   std::vector<double> map_sizes_;
   std::vector<char> trainable_;
   LangevinWorkspace<Scalar> workspace_;

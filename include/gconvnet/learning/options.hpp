@@ -10,6 +10,7 @@
 
 #include "gconvnet/core/error.hpp"
 #include "gconvnet/core/tensor.hpp"
+#include "gconvnet/sampling/fixed_pixels.hpp"
 #include "gconvnet/sampling/langevin.hpp"
 
 namespace gconvnet {
@@ -44,6 +45,15 @@ struct LearningOptions {
   bool reset_chains_on_grow = true;         ///< chains restart when a layer stage is added
   bool freeze_lower_layers = false;         ///< when growing: lower layers keep learning (false) or are frozen
   double learning_rate_factor_on_grow = 0.5;  ///< η is multiplied by this at each new stage (> 0)
+  /// The known pixels of the observed images (nonzero), or empty: every pixel known. With a mask
+  /// (C, H, W, 1) or (C, H, W, M) the learner zeroes the unknown pixels of its copy of the observed
+  /// images, H_obs and f(I_obs) sum only the top responses whose receptive field lies among the known
+  /// pixels or the zero padding (known_top_units), and H_syn and f(Ĩ) the
+  /// chains' responses at the same positions (with M masks: their mean), both scaled by (all
+  /// responses)/(those): the unknown pixels never enter the observed statistics, and both sides weigh
+  /// the same positions; an all-known mask learns as no mask, bit for bit. (The activation fractions of
+  /// IterationStats count every unit.)
+  PixelMask observed_known;
 };
 
 namespace detail {

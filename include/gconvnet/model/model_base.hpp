@@ -143,6 +143,37 @@ public:
     accumulate_from_forward(g, scale);
   }
 
+  /// The same with a weight ω per top response y (the outputs of layer depth() − 1, f = Σ y):
+  ///   g += scale · Σ_n Σ_{k,u,v} ω(k,u,v,n) ∂y(k,u,v,n)/∂w,   scores(n) = Σ_{k,u,v} ω(k,u,v,n) y(k,u,v,n),
+  /// e.g. ω = 0 at the responses that see unknown pixels (known_top_units): the statistics of the known
+  /// part of an image. ω = 1 gives the overload above bit for bit.
+  /// requires: top_weight shaped top_shape() × 1 (one map for every image) or × N.
+  /// throws: Error on a shape mismatch (nothing changes then).
+  void accumulate_parameter_gradient(const Batch<S>& x, Gradients<S>& g, S scale, Vector<S>& scores,
+                                     const Batch<S>& top_weight) const {
+    const char* fn = "accumulate_parameter_gradient";
+    check_gradients(g, fn);
+    check_input(x, fn);
+    const Index N = batch_size(x), m = batch_size(top_weight);
+    check_argument(shape_of(top_weight) == top_shape() && (m == 1 || m == N), fn, "argument 'top_weight' has shape ",
+                   to_string(shape_of(top_weight)), "x", m, ", expected ", to_string(top_shape()), "x1 or ",
+                   to_string(top_shape()), "x", N, " (the top layer's output)");
+    forward(x, fn);
+    const Batch<S>& y = acts_[static_cast<std::size_t>(depth_ - 1)];
+    const Index per_image = top_shape().size();
+    ensure_shape(weighted_, top_shape(), N);
+    for (Index n = 0; n < N; ++n) {
+      const S* w = top_weight.data() + (m == 1 ? 0 : n * per_image);
+      const S* yn = y.data() + n * per_image;
+      S* out = weighted_.data() + n * per_image;
+      for (Index i = 0; i < per_image; ++i) out[i] = w[i] * yn[i];
+    }
+    scores = as_columns(weighted_).colwise().sum().transpose();  // as top_sums: ω = 1 bit for bit
+    Batch<S> unused;
+    backward(pattern_, unused, nullptr, false, nullptr, &top_weight);
+    accumulate_parameters(g, scale);
+  }
+
   // Images of another scalar type (a float model given a double batch): one static_assert line
   // naming both types (detail::scalar_mismatch) instead of a list of candidate overloads.
   template <class T, std::enable_if_t<!std::is_same_v<T, S>, int> = 0>
@@ -407,6 +438,11 @@ private:
   void accumulate_from_forward(Gradients<S>& g, S scale, const Eigen::Ref<const Matrix<S>>* readout = nullptr) const {
     Batch<S> unused;
     backward(pattern_, unused, nullptr, false, readout);
+    accumulate_parameters(g, scale);
+  }
+
+  // g += scale · ∂/∂w from the douts_ of the last backward().
+  void accumulate_parameters(Gradients<S>& g, S scale) const {
     derived().visit_layers([&](Index l, auto& layer) {
       const auto li = static_cast<std::size_t>(l);
       if (layer.parameter_blocks() > 0)
@@ -427,13 +463,19 @@ private:
   }
 
   // douts_[l] = ∂f/∂(output of layer l) on the piece δ; into `dx` the gradient w.r.t. the input.
-  // With a readout, ∂f_a/∂(top maps) = a(k, n) at every position instead of 1.
+  // With a readout, ∂f_a/∂(top maps) = a(k, n) at every position instead of 1; with a top weight
+  // (top_shape() × 1 or × N), ∂/∂(top maps) = that weight.
   void backward(const ActivationPattern<S>& p, Batch<S>& dx, Vector<S>* alpha, bool need_input,
-                const Eigen::Ref<const Matrix<S>>* readout = nullptr) const {
+                const Eigen::Ref<const Matrix<S>>* readout = nullptr, const Batch<S>* top_weight = nullptr) const {
     const Index N = p.chains;
     const auto top = static_cast<std::size_t>(depth_ - 1);
     ensure_shape(douts_[top], top_shape(), N);
-    if (!readout) {
+    if (top_weight) {
+      const Index per_image = top_shape().size(), m = batch_size(*top_weight);
+      for (Index n = 0; n < N; ++n)
+        std::copy(top_weight->data() + (m == 1 ? 0 : n * per_image),
+                  top_weight->data() + (m == 1 ? 1 : n + 1) * per_image, douts_[top].data() + n * per_image);
+    } else if (!readout) {
       douts_[top].setConstant(S(1));
     } else {
       const Index P = top_shape().pixels();
@@ -460,6 +502,7 @@ private:
   mutable std::vector<Batch<S>> acts_;
   mutable std::vector<Batch<S>> douts_;
   mutable ActivationPattern<S> pattern_;
+  mutable Batch<S> weighted_;  // ω ⊙ y of the weighted accumulate_parameter_gradient
 };
 
 }  // namespace gconvnet

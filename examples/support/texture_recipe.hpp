@@ -1,0 +1,174 @@
+// examples/support/texture_recipe.hpp — how the texture programs (synthesize_texture, complete_texture)
+// learn a texture model from one photograph: the named settings (--config fast|paper and the options
+// that override them), the model, the learner's options and the learning loop with layer growing
+// (Sec. 8). Both programs take it from here, so that a change of the default reaches both.
+#pragma once
+
+#include <gconvnet/gconvnet.hpp>
+#include <gconvnet/io/image.hpp>
+#include <gconvnet/learning/mle_learner.hpp>
+#include <gconvnet/learning/stages.hpp>
+
+#include <CLI/CLI.hpp>
+
+#include "cli.hpp"
+#include "images.hpp"
+#include "program.hpp"
+
+#include <algorithm>
+#include <cstdint>
+#include <iostream>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace gconvnet::examples {
+
+using TextureModel = DynamicModel<float>;
+
+/// Everything --config chooses; each field can be overridden on the command line.
+struct TextureRecipe {
+  std::string layers;        ///< the ConvNet, bottom-up (parse_layers syntax)
+  Index size = 0;            ///< the observed image is resized to size × size
+  Index chains = 0;          ///< M̃ persistent Langevin chains
+  Index iterations = 0;      ///< learning iterations per layer stage
+  LangevinOptions langevin;  ///< ε, L, σ
+  double learning_rate = 0;  ///< η of the first stage (halved at each new stage)
+  std::string image;         ///< the bundled default texture
+  std::string means;         ///< subtracted from the intensities: "observed" (the image's own) or "release"
+};
+
+/// The per-channel means the authors' release subtracts (ImageNet's, R G B), whatever the image.
+inline const std::vector<double>& release_means() {
+  static const std::vector<double> means{123.68, 116.779, 103.939};
+  return means;
+}
+
+/// The authors' release setting (DESIGN.md §3): 224², 100/64/30 filters, 16 chains, L = 10, ε = 0.3,
+/// 700 iterations per layer, η = 5e-4 halved per stage, gradients divided by map size and capped at 20,
+/// the release's fixed channel means. tools/check_paper_config.py checks it against a port of the release.
+inline TextureRecipe paper_recipe() {
+  return {"conv:100:15:3:2,relu,conv:64:5:1:2,relu,conv:30:3:1:2,relu", 224, 16, 700, {0.3, 10, 1.0}, 5e-4,
+          "gravel_224.png", "release"};
+}
+
+/// The default, chosen by measurement for quality per minute on two cores (docs/quality.md: a mean
+/// OVERALL of 0.64 over six 128² textures in about 40 s each): the release recipe at 128² with a slimmer
+/// net (64 and 32 filters in the first two layers), 3 chains, and fewer, larger Langevin steps (ε = 0.6,
+/// L = 4). The release net with ε = 0.3, L = 10 scores higher but its chains reproduce the photograph in
+/// place (docs/quality.md, "The default setting").
+inline TextureRecipe fast_recipe() {
+  return {"conv:64:15:3:2,relu,conv:32:5:1:2,relu,conv:30:3:1:2,relu", 128, 3, 260, {0.6, 4, 1.0}, 5e-4,
+          "gravel_128.png", "observed"};
+}
+
+/// The command-line choices of a recipe: --config and the fields it overrides (0 or empty: the config's).
+struct RecipeChoice {
+  std::string config = "fast";
+  std::string layers, means;
+  Index iterations = 0, chains = 0, size = 0, langevin_steps = 0;
+  double learning_rate = 0, step_size = 0;
+};
+
+/// Adds --config, --layers, --iterations, --chains, --size (unless `with_size` is false: a program that
+/// takes its photograph at its own size), --learning-rate, --step-size, --langevin-steps and --means
+/// (unless `with_means` is false), bound to `c`.
+inline void add_recipe_options(CLI::App& app, RecipeChoice& c, bool with_size = true, bool with_means = true) {
+  app.add_option("--config", c.config, "named setting: fast (minutes) or paper (the release code)")
+      ->check(one_of({"fast", "paper"}))->capture_default_str();
+  app.add_option("--layers", c.layers, "the ConvNet, e.g. conv:100:15:3:2,relu,conv:64:5:1:2,relu (overrides --config)");
+  app.add_option("--iterations", c.iterations, "learning iterations per layer stage (fast 260, paper 700)")->check(positive_integer());
+  app.add_option("--chains", c.chains, "number of synthesized images, i.e. persistent Langevin chains (fast 3, paper 16)")->check(positive_integer());
+  if (with_size)
+    app.add_option("--size", c.size, "resize the observed image to SIZE x SIZE (fast 128, paper 224)")->check(positive_integer());
+  app.add_option("--learning-rate", c.learning_rate, "learning rate of the first stage, halved per stage (5e-4)")->check(positive_number());
+  app.add_option("--step-size", c.step_size, "Langevin step size epsilon (fast 0.6, paper 0.3)")->check(positive_number());
+  app.add_option("--langevin-steps", c.langevin_steps, "Langevin steps L per learning iteration (fast 4, paper 10)")->check(positive_integer());
+  if (with_means)
+    app.add_option("--means", c.means, "channel means subtracted from the intensities: observed (the image's "
+                   "own) or release (the release code's fixed ImageNet means; fast observed, paper release)")
+        ->check(one_of({"observed", "release"}));
+}
+
+/// The recipe the command line chose: the named setting with the fields given overridden.
+inline TextureRecipe chosen_recipe(const RecipeChoice& c) {
+  TextureRecipe r = c.config == "paper" ? paper_recipe() : fast_recipe();
+  if (!c.layers.empty()) r.layers = c.layers;
+  if (c.iterations > 0) r.iterations = c.iterations;
+  if (c.chains > 0) r.chains = c.chains;
+  if (c.size > 0) r.size = c.size;
+  if (c.learning_rate > 0) r.learning_rate = c.learning_rate;
+  if (c.step_size > 0) r.langevin.step_size = c.step_size;
+  if (c.langevin_steps > 0) r.langevin.steps = c.langevin_steps;
+  if (!c.means.empty()) r.means = c.means;
+  return r;
+}
+
+/// The photograph at `path` as the texture programs observe it: its centred largest square resized to
+/// size × size, intensities 0–255; says so on stdout.  throws: Error from load_image.
+inline Image<float> load_texture(const std::string& path, Index size) {
+  const Image<float> loaded = io::load_image<float>(path);
+  std::cout << "observed: " << path << " (" << loaded.dimension(2) << "x" << loaded.dimension(1) << ")";
+  if (std::min(loaded.dimension(1), loaded.dimension(2)) != size) std::cout << ", resized to " << size << "x" << size;
+  std::cout << "\n";
+  return square_image(loaded, size);
+}
+
+/// The ConvNet of the recipe on `input`, initialised as the release code does: weights N(0, 0.01²),
+/// biases 0, from `seed`.
+inline TextureModel texture_model(const Shape& input, const TextureRecipe& r, std::uint64_t seed) {
+  TextureModel model(input, parse_layers<float>(r.layers));
+  std::mt19937_64 engine(seed);
+  initialize_normal(model, engine, 0.01, 0.0);
+  return model;
+}
+
+/// The learner's options of the recipe (chains, Langevin, η; everything else the release defaults).
+inline LearningOptions texture_learning_options(const TextureRecipe& r) {
+  LearningOptions options;
+  options.chains = r.chains;
+  options.langevin = r.langevin;
+  options.optimizer.learning_rate = r.learning_rate;
+  return options;
+}
+
+/// "config fast: 3 chains, 3 stages x 260 iterations, L = 4, eps = 0.6, eta = 0.0005, seed 2016".
+inline std::string describe_recipe(const std::string& config, const TextureRecipe& r, Index stages, std::uint64_t seed) {
+  std::ostringstream os;
+  os << "config " << config << ": " << r.chains << " chains, " << stages << " stages x " << r.iterations
+     << " iterations, L = " << r.langevin.steps << ", eps = " << r.langevin.step_size << ", eta = " << r.learning_rate
+     << ", seed " << seed;
+  return os.str();
+}
+
+/// The multiply-adds of a pass at each stage's depth (the progress display's ETA).
+inline std::vector<double> stage_costs(const Shape& input, const std::string& layers) {
+  TextureModel probe(input, parse_layers<float>(layers));
+  std::vector<double> cost;
+  for (Index d : stage_depths(probe)) {
+    probe.set_depth(d);
+    cost.push_back(static_cast<double>(probe.macs()));
+  }
+  return cost;
+}
+
+/// The learning of a texture model (Algorithm 1 with layer growing, Sec. 8): stage s covers iterations
+/// s·N to (s+1)·N − 1 (N = r.iterations); entering it adds a layer, restarts the chains and halves η.
+/// A resumed run never goes back to an earlier stage. The program adds the snapshot.
+/// requires: `learner` outlives the result.
+inline Learning texture_learning(MleLearner<TextureModel>& learner, const TextureRecipe& r) {
+  Learning learning = learning_of(learner, learner.num_stages() * r.iterations);
+  const Index per_stage = r.iterations;
+  learning.step = [&learner, per_stage] {
+    const Index stage = std::min(learner.iteration() / per_stage, learner.num_stages() - 1);
+    if (stage > learner.stage()) learner.set_stage(stage);
+    return learner.step();
+  };
+  learning.stage_finished = [&learner, per_stage] { return learner.iteration() % per_stage == 0; };
+  learning.stage_cost = stage_costs(learner.model().input_shape(), r.layers);
+  learning.stage_length = per_stage;
+  return learning;
+}
+
+}  // namespace gconvnet::examples
