@@ -6,6 +6,7 @@
 #include <functional>
 #include <limits>
 #include <random>
+#include <type_traits>
 
 #include <catch2/catch.hpp>
 
@@ -155,6 +156,21 @@ TEST_CASE("learning.learner.observed_known_shape, observed_known_none, observed_
   options.observed_known(0, 3, 3, 0) = 1;
   CHECK_THAT(expect_error("learning.learner.observed_not_finite", [&] { MleLearner<Model>(model, bad, options, 1); }),
              Contains("holds NaN or Inf at a known pixel"));
+}
+
+TEST_CASE("learning.learner.observed_known_model", "[reliability][errors][learning]") {
+  using Trunk = DynamicModel<float>;
+  CategoryModel<Trunk> categories(Trunk(Shape{1, 8, 8}, parse_layers<float>("conv:3:3:1:1,relu")), 2);
+  auto& view = categories.category(1);
+  LearningOptions options;
+  options.observed_known = make_batch<std::uint8_t>(Shape{1, 8, 8}, 1);
+  options.observed_known.setConstant(1);
+  using View = std::remove_reference_t<decltype(view)>;
+  CHECK_THAT(expect_error("learning.learner.observed_known_model",
+                          [&] { MleLearner<View>(view, observed_images(), options, 1); }),
+             StartsWith("MleLearner::MleLearner: "));
+  options.observed_known = PixelMask();  // without the mask the same learner is fine
+  CHECK_NOTHROW(MleLearner<View>(view, observed_images(), options, 1));
 }
 
 TEST_CASE("learning.learner.set_stage", "[reliability][errors][learning]") {

@@ -16,6 +16,7 @@
 #include <functional>
 #include <random>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -165,14 +166,14 @@ public:
                                            static_cast<double>(chains_.size()));
     if (observed_weight_.empty())
       model.accumulate_parameter_gradient(observed_, pending_, S(1) / static_cast<S>(M), scores_);  // H_obs
-    else  // over the responses that see known pixels only (options.observed_known)
+    else if constexpr (has_top_weighted_gradient)  // over the responses that see known pixels only
       model.accumulate_parameter_gradient(observed_, pending_, S(1) / static_cast<S>(M), scores_,
                                           observed_weight_[static_cast<std::size_t>(stage_)]);
     stats.score_observed = static_cast<double>(scores_.template cast<double>().mean());
     active_fractions(model.last_pattern(), stats.active_observed);
     if (synthesized_weight_.empty())
       model.accumulate_parameter_gradient(chains_, pending_, -S(1) / static_cast<S>(Ms), scores_);  // − H_syn
-    else  // at the same positions as H_obs
+    else if constexpr (has_top_weighted_gradient)  // at the same positions as H_obs
       model.accumulate_parameter_gradient(chains_, pending_, -S(1) / static_cast<S>(Ms), scores_,
                                           synthesized_weight_[static_cast<std::size_t>(stage_)]);
     stats.score_synthesized = static_cast<double>(scores_.template cast<double>().mean());
@@ -332,7 +333,14 @@ protected:
                   "argument 'observed' has shape ", to_string(shape_of(observed)), "x", batch_size(observed),
                   ", expected ", to_string(model.input_shape()), "xM with M >= 1 (the model's input shape)");
     depths_ = gconvnet::stage_depths(model);
-    if (options_.observed_known.size() > 0) use_known_pixels(ctor.c_str());
+    if (options_.observed_known.size() > 0) {
+      if constexpr (has_top_weighted_gradient)
+        use_known_pixels(ctor.c_str());
+      else
+        detail::fail(ctor.c_str(), "argument 'options.observed_known' is set, but the model has no top-weighted "
+                     "parameter gradient (a category view); expected an empty mask, or an EnergyModel or "
+                     "DynamicModel");
+    }
     detail::check(all_finite(observed_), ctor.c_str(), "argument 'observed' holds NaN or Inf",
                   options_.observed_known.size() > 0 ? " at a known pixel" : "");
     optimizer_.reset(model.parameters());
@@ -456,6 +464,17 @@ private:
   Gradients<Scalar> pending_;    // the same, being computed
   Gradients<Scalar> update_;
   Vector<Scalar> scores_;
+  // Whether Model has accumulate_parameter_gradient(x, g, scale, scores, top_weight) (EnergyModel and
+  // DynamicModel do; a CategoryView does not): options.observed_known needs it.
+  template <class M, class = void>
+  struct TopWeighted : std::false_type {};
+  template <class M>
+  struct TopWeighted<M, std::void_t<decltype(std::declval<const M&>().accumulate_parameter_gradient(
+                            std::declval<const Batch<Scalar>&>(), std::declval<Gradients<Scalar>&>(), Scalar(1),
+                            std::declval<Vector<Scalar>&>(), std::declval<const Batch<Scalar>&>()))>>
+      : std::true_type {};
+  static constexpr bool has_top_weighted_gradient = TopWeighted<Model>::value;
+
   std::vector<Batch<Scalar>> observed_weight_;     // per stage: ω of the top responses (options.observed_known)
   std::vector<Batch<Scalar>> synthesized_weight_;  // per stage: ω of the chains' (the observed ω's mean)
   std::vector<double> map_sizes_;
