@@ -126,15 +126,20 @@ Image<float> on_canvas(const Image<float>& image, const Layout& l, float fill) {
   return out;
 }
 
+/// Every image of `chains` (on the canvas) takes the photograph's values at the known pixels of `l`.
+void put_known_pixels(const Image<float>& photo, const Layout& l, Batch<float>& chains) {
+  const Image<float> on = on_canvas(photo, l, 0.0F);
+  const Index size = l.canvas.size();
+  for (Index n = 0; n < batch_size(chains); ++n)
+    for (Index i = 0; i < size; ++i)
+      if (l.known.data()[i]) chains.data()[n * size + i] = on.data()[i];
+}
+
 /// Where the fill starts: the learned chains (samples of the model; side by side on a larger canvas:
 /// chain n, tile t holds learned chain (n + t) mod M) with the photograph's pixels in place.
 Batch<float> fill_start(const Batch<float>& learned, const Image<float>& observed, const Layout& l) {
   Batch<float> chains = tiled_chains(learned, l.canvas);
-  const Image<float> photo = on_canvas(observed, l, 0.0F);
-  const Index size = l.canvas.size();
-  for (Index n = 0; n < batch_size(chains); ++n)
-    for (Index i = 0; i < size; ++i)
-      if (l.known.data()[i]) chains.data()[n * size + i] = photo.data()[i];
+  put_known_pixels(observed, l, chains);
   return chains;
 }
 
@@ -162,11 +167,7 @@ bool fill(const Model& model, const std::string& layers, Batch<float>& chains, c
 Batch<float> completions(const Batch<float>& chains, const std::vector<double>& means, const Image<float>& photo,
                          const Layout& l) {
   Batch<float> out = with_channel_means(chains, means);
-  const Image<float> exact = on_canvas(photo, l, 0.0F);
-  const Index size = l.canvas.size();
-  for (Index n = 0; n < batch_size(out); ++n)
-    for (Index i = 0; i < size; ++i)
-      if (l.known.data()[i]) out.data()[n * size + i] = exact.data()[i];
+  put_known_pixels(photo, l, out);
   return out;
 }
 
