@@ -52,7 +52,9 @@ struct LearningOptions {
   /// chains' responses at the same positions (with M masks: their mean), both scaled by (all
   /// responses)/(those): the unknown pixels never enter the observed statistics, and both sides weigh
   /// the same positions; an all-known mask learns as no mask, bit for bit. (The activation fractions of
-  /// IterationStats count every unit.)
+  /// IterationStats count every unit.) It needs the model's top-weighted parameter gradient, which an
+  /// EnergyModel and a DynamicModel have and a CategoryView does not: a learner over such a model
+  /// refuses a non-empty mask (learning.learner.observed_known_model in docs/errors.md).
   PixelMask observed_known;
 };
 
