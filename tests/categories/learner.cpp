@@ -226,7 +226,7 @@ TEST_CASE("held-out accuracy on a synthetic two-class problem beats chance by a 
 
 TEST_CASE("Prop. 1(b): trained with the white-noise base, b_c = log(ρ_c/ρ_base) − log Z_c with log Z_c of the "
           "learned f_c by AIS",
-          "[categories][discriminative][prop1]") {
+          "[categories][discriminative][prop1][slow]") {
   // Two one-filter class models on 1x2x2 images (σ = 1, orthogonal filters), samples drawn exactly; the
   // classifier has a trunk of two fully connected ReLU filters and two heads (started at the identity,
   // category c on filter c), so it can represent the truth. For each category the discrepancy

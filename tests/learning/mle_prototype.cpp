@@ -273,7 +273,7 @@ std::pair<Vector<double>, double> exact_one_filter_mle(const Matrix<double>& x, 
 
 }  // namespace
 
-TEST_CASE("MLE from exactly sampled one-filter data recovers (w, b), at sigma = 0.8", "[mle]") {
+TEST_CASE("MLE from exactly sampled one-filter data recovers (w, b), at sigma = 0.8", "[mle][slow]") {
   const Index d = 9, M = 2000;
   const double sigma = kExactSigma;
   std::mt19937_64 engine(31);

@@ -163,7 +163,7 @@ Vector<double> flat(const Gradients<double>& g) {
 }  // namespace
 
 TEST_CASE("known_top_units marks exactly the top responses whose receptive field holds known pixels only",
-          "[model][known_units]") {
+          "[model][known_units][slow]") {
   std::mt19937_64 engine(1301);
   SECTION("zero padding at stride 2, max pooling, a circular layer, softplus") {
     auto model = EnergyModel(Shape{2, 14, 12}, Conv<double>(3, 5).stride(2).padding(2), ReLU<double>{}, MaxPool<double>(3, 2),

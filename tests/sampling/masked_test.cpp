@@ -204,7 +204,7 @@ Conditional make_conditional(const Vector<double>& w, Index fixed_count, double 
 }  // namespace
 
 TEST_CASE("masked MALA on the one-filter model samples the conditional p(I_free | I_fixed) of the closed form",
-          "[sampling][mala][masked][statistics]") {
+          "[sampling][mala][masked][statistics][slow]") {
   EnergyModel model(Shape{1, 6, 6}, Conv<double>::fully_connected(1), ReLU<double>{});
   std::mt19937_64 engine(2016);
   const Index d = 36;

@@ -154,7 +154,7 @@ TEST_CASE("one-filter model: the projection is the one the test assumes", "[samp
 
 TEST_CASE("one-filter model: MALA at a large step and plain Langevin at a small step match the closed form "
           "and plain Langevin at a large step is biased",
-          "[sampling][langevin][mala][statistics]") {
+          "[sampling][langevin][mala][statistics][slow]") {
   OneFilter m;
   const auto exact = gconvnet::test::one_filter_closed_form(kNorm, kBias, kSigma);
   const double large = 1.0 * kSigma, small = 0.2 * kSigma;
