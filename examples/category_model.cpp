@@ -543,7 +543,7 @@ int main(int argc, char** argv) try {
                                   static_cast<double>(chains * (langevin_steps + 1) +
                                                       batch_size(categories[static_cast<std::size_t>(c)].training)));
   learning.stage_cost.push_back(static_cast<double>(classifier.category(0).macs()) * 2.0 * static_cast<double>(N));
-  learning.stage_length = mle_iterations;
+  learning.stage_lengths = {mle_iterations};
   if (const auto stopped = run.learn(learning)) return *stopped;
 
   // 5. Evaluation. ------------------------------------------------------------------------------------

@@ -8,6 +8,8 @@
 # 4. A resumed run continues the first run's checkpoint for more iterations.
 # 5. --tileable on a 25x25 image at stride 2: the torus is 24x24 and the program says so; each tile
 #    and its 2x2 preview (the same pixels: the same mean and spread) decode; the seam ratios printed.
+# 6. --iterations 2,3 --keep-chains: stage 1 has 2 iterations, stage 2 has 3 and starts from stage 1's
+#    chains, so the first row of stage 2 is iteration 2 and its learning rate is halved.
 include(${CMAKE_CURRENT_LIST_DIR}/smoke.cmake)
 smoke_begin()
 set(TINY --size 24 --chains 2 --layers conv:4:5:2:2,relu,conv:3:3:1:1,relu --snapshot-every 2 --seed 7 --threads 1
@@ -85,4 +87,19 @@ foreach(n 00 01)
     message(FATAL_ERROR "tiled_${n}.png is not synthesized_${n}.png repeated: ${four} vs ${one}")
   endif()
 endforeach()
+# 6. Stages of different lengths, chains kept.
+set(out6 ${WORK_DIR}/run6)
+smoke_run(text --out ${out6} --iterations 2,3 --keep-chains ${TINY})
+if(NOT text MATCHES "2 stages of 2, 3 iterations \\(chains kept across stages\\)")
+  message(FATAL_ERROR "--iterations 2,3 --keep-chains: the program did not describe its stages:\n${text}")
+endif()
+expect_csv(${out6}/log.csv ROWS 5)
+file(STRINGS ${out6}/log.csv rows6)
+list(GET rows6 2 last_of_1)   # rows6[0] is the header
+list(GET rows6 3 first_of_2)
+if(NOT last_of_1 MATCHES "^1,0," OR NOT first_of_2 MATCHES "^2,1,")
+  message(FATAL_ERROR "--iterations 2,3: rows 2 and 3 of log.csv are '${last_of_1}' and '${first_of_2}', "
+                      "expected iteration 1 in stage 0 and iteration 2 in stage 1")
+endif()
+
 message(STATUS "synthesize_texture smoke test passed")

@@ -10,8 +10,8 @@
 //      the whole image (Theorem 1), so that the fill continues the texture across the hole's border.
 //
 //   complete_texture IMAGE (--hole X,Y,W,H | --mask MASK.png | --expand N) --out DIR [--fill-steps N]
-//                    [--config fast|paper] [--layers SPEC] [--iterations N] [--chains N] [--seed N]
-//                    [--threads N] [--resume CHECKPOINT]
+//                    [--config fast|paper] [--layers SPEC] [--iterations N[,N...]] [--keep-chains]
+//                    [--chains N] [--seed N] [--threads N] [--resume CHECKPOINT]
 //
 // --hole: the rectangle of W×H pixels whose top left pixel is column X, row Y; --mask: a PNG of the
 // photograph's size, white (nonzero) where the pixels are unknown; --expand N: the photograph in the

@@ -256,7 +256,7 @@ int main(int argc, char** argv) try {
     io::save_png(two_row_sheet(training, with_channel_means(learner.synthesized(), means)), run.snapshot_file(done));
   };
   learning.stage_cost = learner.stage_costs();
-  learning.stage_length = iterations;
+  learning.stage_lengths = {iterations};
   if (const auto stopped = run.learn(learning)) return *stopped;
 
   // 5. The synthesized objects: the chains plus the channel means, clipped to 0–255. -----------------

@@ -4,7 +4,8 @@
 // time (Sec. 8), then read new textures off the model's persistent Langevin chains (eq. 6.10).
 //
 //   synthesize_texture [IMAGE] --out DIR [--seed N] [--threads N] [--config fast|paper] [--layers SPEC]
-//                      [--iterations N] [--chains N] [--size N] [--out-size N] [--tileable] [--resume CHECKPOINT]
+//                      [--iterations N[,N...]] [--keep-chains] [--chains N] [--size N] [--out-size N]
+//                      [--tileable] [--resume CHECKPOINT]
 //
 // IMAGE defaults to the gravel texture bundled in examples/data/. Written in DIR:
 //   synthesized_00.png ...       one texture per chain
@@ -173,7 +174,7 @@ int main(int argc, char** argv) try {
   MleLearner<Model> learner(model, observed_batch, texture_learning_options(config), seed);
   run.resume(learner);
   std::cout << describe_recipe(config_name, config, learner.num_stages(), seed) << "\n";
-  Learning learning = texture_learning(learner, config);  // stage s: iterations s·N to (s+1)·N − 1
+  Learning learning = texture_learning(learner, config);  // the stages one after another
   learning.snapshot = [&](Index done) {
     io::save_png(io::contact_sheet(observed, with_channel_means(learner.synthesized(), means)), run.snapshot_file(done));
     io::save_png(learning_curves(run.file("log.csv")), run.file("learning_curves.png").string());

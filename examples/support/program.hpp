@@ -111,7 +111,8 @@ struct Learning {
   std::function<std::string(const IterationStats&)> status = score_status;  ///< progress figures
   LogFormat log = stats_log();                              ///< log.csv
   std::vector<double> stage_cost{1.0};                      ///< cost of an iteration in each stage (ETA)
-  Index stage_length = 0;                                   ///< iterations per stage for the ETA (0: total)
+  std::vector<Index> stage_lengths;                         ///< iterations of each stage for the ETA, the last
+                                                            ///< repeating (empty: one stage of `total`)
   Index print_every = 20;                                   ///< a progress line every N iterations off a terminal
 };
 
@@ -196,7 +197,8 @@ public:
   /// last good one), Error when a file cannot be written.
   std::optional<int> learn(const Learning& l) {
     CsvLog log(file("log.csv"), l.log.header, l.iteration());
-    Progress progress(l.stage_cost, l.stage_length > 0 ? l.stage_length : l.total, l.print_every);
+    Progress progress(l.stage_cost, l.stage_lengths.empty() ? std::vector<Index>{l.total} : l.stage_lengths,
+                      l.print_every);
     catch_stop_signals();
     while (l.iteration() < l.total) {
       const IterationStats stats = l.step();

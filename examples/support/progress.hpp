@@ -31,12 +31,15 @@ inline std::string clock_time(double seconds) {
 /// A progress bar with ETA on a terminal (stderr); a plain line every `plain_every` iterations (or
 /// 30 s) otherwise. The ETA weighs the remaining iterations by the cost of their stage (e.g. the
 /// model's multiply-adds at that stage's depth); one stage of cost 1 for a program without stages.
+/// `stage_lengths` are the iterations of each stage, the last repeating for later stages.
 class Progress {
 public:
-  Progress(std::vector<double> stage_cost, Index iterations_per_stage, Index plain_every = 20)
-      : cost_(std::move(stage_cost)), per_stage_(std::max<Index>(iterations_per_stage, 1)),
+  Progress(std::vector<double> stage_cost, std::vector<Index> stage_lengths, Index plain_every = 20)
+      : cost_(std::move(stage_cost)), lengths_(std::move(stage_lengths)),
         plain_every_(std::max<Index>(plain_every, 1)), tty_(::isatty(::fileno(stderr)) != 0) {
     if (cost_.empty()) cost_.push_back(1.0);
+    if (lengths_.empty()) lengths_.push_back(1);
+    for (Index& n : lengths_) n = std::max<Index>(n, 1);
   }
 
   /// Reports iteration `done` of `total` (1-based, just finished, in stage `stage`, which took
@@ -45,7 +48,10 @@ public:
     cost_done_ += stage_cost(stage);
     seconds_ += seconds;
     double cost_left = 0;
-    for (Index i = done; i < total; ++i) cost_left += stage_cost(i / per_stage_);
+    for (Index i = done, s = stage_of(done), end = stage_end(s); i < total; ++i) {
+      if (i >= end) end += length(++s);
+      cost_left += stage_cost(s);
+    }
     const double eta = cost_done_ > 0 ? seconds_ / cost_done_ * cost_left : 0;
     const auto now = std::chrono::steady_clock::now();
     std::ostringstream line;
@@ -72,11 +78,27 @@ public:
   }
 
 private:
+  Index length(Index s) const {
+    return lengths_[static_cast<std::size_t>(std::min<Index>(s, static_cast<Index>(lengths_.size()) - 1))];
+  }
+  /// One past the last iteration (0-based) of stage s.
+  Index stage_end(Index s) const {
+    Index end = 0;
+    for (Index k = 0; k <= s; ++k) end += length(k);
+    return end;
+  }
+  /// The stage of iteration i (0-based).
+  Index stage_of(Index i) const {
+    Index s = 0;
+    for (Index end = length(0); i >= end; end += length(++s)) {}
+    return s;
+  }
   double stage_cost(Index s) const {
     return cost_[static_cast<std::size_t>(std::clamp<Index>(s, 0, static_cast<Index>(cost_.size()) - 1))];
   }
   std::vector<double> cost_;
-  Index per_stage_, plain_every_;
+  std::vector<Index> lengths_;
+  Index plain_every_;
   bool tty_;
   double cost_done_ = 0, seconds_ = 0;
   std::chrono::steady_clock::time_point last_{};

@@ -32,7 +32,8 @@ struct TextureRecipe {
   std::string layers;        ///< the ConvNet, bottom-up (parse_layers syntax)
   Index size = 0;            ///< the observed image is resized to size × size
   Index chains = 0;          ///< M̃ persistent Langevin chains
-  Index iterations = 0;      ///< learning iterations per layer stage
+  std::vector<Index> iterations;  ///< learning iterations of each layer stage; the last repeats for later stages
+  bool keep_chains = false;  ///< a new stage continues the chains (true) or restarts them at zero (the release)
   LangevinOptions langevin;  ///< ε, L, σ
   double learning_rate = 0;  ///< η of the first stage (halved at each new stage)
   std::string image;         ///< the bundled default texture
@@ -49,7 +50,7 @@ inline const std::vector<double>& release_means() {
 /// 700 iterations per layer, η = 5e-4 halved per stage, gradients divided by map size and capped at 20,
 /// the release's fixed channel means. tools/check_paper_config.py checks it against a port of the release.
 inline TextureRecipe paper_recipe() {
-  return {"conv:100:15:3:2,relu,conv:64:5:1:2,relu,conv:30:3:1:2,relu", 224, 16, 700, {0.3, 10, 1.0}, 5e-4,
+  return {"conv:100:15:3:2,relu,conv:64:5:1:2,relu,conv:30:3:1:2,relu", 224, 16, {700}, false, {0.3, 10, 1.0}, 5e-4,
           "gravel_224.png", "release"};
 }
 
@@ -59,7 +60,7 @@ inline TextureRecipe paper_recipe() {
 /// L = 4). The release net with ε = 0.3, L = 10 scores higher but its chains reproduce the photograph in
 /// place (docs/quality.md, "The default setting").
 inline TextureRecipe fast_recipe() {
-  return {"conv:64:15:3:2,relu,conv:32:5:1:2,relu,conv:30:3:1:2,relu", 128, 3, 260, {0.6, 4, 1.0}, 5e-4,
+  return {"conv:64:15:3:2,relu,conv:32:5:1:2,relu,conv:30:3:1:2,relu", 128, 3, {260}, false, {0.6, 4, 1.0}, 5e-4,
           "gravel_128.png", "observed"};
 }
 
@@ -67,8 +68,10 @@ inline TextureRecipe fast_recipe() {
 struct RecipeChoice {
   std::string config = "fast";
   std::string layers, means;
-  Index iterations = 0, chains = 0, size = 0, langevin_steps = 0;
+  std::vector<Index> iterations;
+  Index chains = 0, size = 0, langevin_steps = 0;
   double learning_rate = 0, step_size = 0;
+  bool keep_chains = false;
 };
 
 /// Adds --config, --layers, --iterations, --chains, --size (unless `with_size` is false: a program that
@@ -78,13 +81,18 @@ inline void add_recipe_options(CLI::App& app, RecipeChoice& c, bool with_size = 
   app.add_option("--config", c.config, "named setting: fast (minutes) or paper (the release code)")
       ->check(one_of({"fast", "paper"}))->capture_default_str();
   app.add_option("--layers", c.layers, "the ConvNet, e.g. conv:100:15:3:2,relu,conv:64:5:1:2,relu (overrides --config)");
-  app.add_option("--iterations", c.iterations, "learning iterations per layer stage (fast 260, paper 700)")->check(positive_integer());
+  app.add_option("--iterations", c.iterations, "learning iterations per layer stage: one number, or one per stage "
+                 "(e.g. 400,400,150; the last repeats for later stages; fast 260, paper 700)")
+      ->delimiter(',')->check(positive_integer());
+  app.add_flag("--keep-chains", c.keep_chains, "a new layer stage continues the chains instead of restarting them "
+               "at zero (the release restarts them)");
   app.add_option("--chains", c.chains, "number of synthesized images, i.e. persistent Langevin chains (fast 3, paper 16)")->check(positive_integer());
   if (with_size)
     app.add_option("--size", c.size, "resize the observed image to SIZE x SIZE (fast 128, paper 224)")->check(positive_integer());
   app.add_option("--learning-rate", c.learning_rate, "learning rate of the first stage, halved per stage (5e-4)")->check(positive_number());
   app.add_option("--step-size", c.step_size, "Langevin step size epsilon (fast 0.6, paper 0.3)")->check(positive_number());
-  app.add_option("--langevin-steps", c.langevin_steps, "Langevin steps L per learning iteration (fast 4, paper 10)")->check(positive_integer());
+  app.add_option("--langevin-steps", c.langevin_steps, "Langevin steps L per learning iteration (fast 4, paper 10)")
+      ->check(positive_integer());
   if (with_means)
     app.add_option("--means", c.means, "channel means subtracted from the intensities: observed (the image's "
                    "own) or release (the release code's fixed ImageNet means; fast observed, paper release)")
@@ -95,7 +103,8 @@ inline void add_recipe_options(CLI::App& app, RecipeChoice& c, bool with_size = 
 inline TextureRecipe chosen_recipe(const RecipeChoice& c) {
   TextureRecipe r = c.config == "paper" ? paper_recipe() : fast_recipe();
   if (!c.layers.empty()) r.layers = c.layers;
-  if (c.iterations > 0) r.iterations = c.iterations;
+  if (!c.iterations.empty()) r.iterations = c.iterations;
+  if (c.keep_chains) r.keep_chains = true;
   if (c.chains > 0) r.chains = c.chains;
   if (c.size > 0) r.size = c.size;
   if (c.learning_rate > 0) r.learning_rate = c.learning_rate;
@@ -130,15 +139,22 @@ inline LearningOptions texture_learning_options(const TextureRecipe& r) {
   options.chains = r.chains;
   options.langevin = r.langevin;
   options.optimizer.learning_rate = r.learning_rate;
+  options.reset_chains_on_grow = !r.keep_chains;
   return options;
 }
 
-/// "config fast: 3 chains, 3 stages x 260 iterations, L = 4, eps = 0.6, eta = 0.0005, seed 2016".
+/// Iterations of stage s of the recipe (the last given repeats).
+inline Index stage_iterations(const TextureRecipe& r, Index s) {
+  return r.iterations[static_cast<std::size_t>(std::min<Index>(s, static_cast<Index>(r.iterations.size()) - 1))];
+}
+
+/// "config fast: 3 chains, 3 stages of 400, 400, 150 iterations, L = 4, eps = 0.6, eta = 0.0005, seed 2016".
 inline std::string describe_recipe(const std::string& config, const TextureRecipe& r, Index stages, std::uint64_t seed) {
   std::ostringstream os;
-  os << "config " << config << ": " << r.chains << " chains, " << stages << " stages x " << r.iterations
-     << " iterations, L = " << r.langevin.steps << ", eps = " << r.langevin.step_size << ", eta = " << r.learning_rate
-     << ", seed " << seed;
+  os << "config " << config << ": " << r.chains << " chains, " << stages << " stages of ";
+  for (Index s = 0; s < stages; ++s) os << (s > 0 ? ", " : "") << stage_iterations(r, s);
+  os << " iterations" << (r.keep_chains ? " (chains kept across stages)" : "") << ", L = " << r.langevin.steps
+     << ", eps = " << r.langevin.step_size << ", eta = " << r.learning_rate << ", seed " << seed;
   return os.str();
 }
 
@@ -153,21 +169,26 @@ inline std::vector<double> stage_costs(const Shape& input, const std::string& la
   return cost;
 }
 
-/// The learning of a texture model (Algorithm 1 with layer growing, Sec. 8): stage s covers iterations
-/// s·N to (s+1)·N − 1 (N = r.iterations); entering it adds a layer, restarts the chains and halves η.
-/// A resumed run never goes back to an earlier stage. The program adds the snapshot.
-/// requires: `learner` outlives the result.
+/// The learning of a texture model (Algorithm 1 with layer growing, Sec. 8): stage s follows the
+/// stage_iterations(r, k) iterations of the stages k < s; entering it adds a layer, halves η and
+/// restarts the chains (unless r.keep_chains). A resumed run never goes back to an earlier stage.
+/// The program adds the snapshot.  requires: `learner` outlives the result.
 inline Learning texture_learning(MleLearner<TextureModel>& learner, const TextureRecipe& r) {
-  Learning learning = learning_of(learner, learner.num_stages() * r.iterations);
-  const Index per_stage = r.iterations;
-  learning.step = [&learner, per_stage] {
-    const Index stage = std::min(learner.iteration() / per_stage, learner.num_stages() - 1);
+  std::vector<Index> ends;  // one past each stage's last iteration
+  for (Index s = 0; s < learner.num_stages(); ++s) ends.push_back((s > 0 ? ends.back() : 0) + stage_iterations(r, s));
+  Learning learning = learning_of(learner, ends.back());
+  learning.step = [&learner, ends] {
+    Index stage = 0;
+    const Index last = static_cast<Index>(ends.size()) - 1;
+    while (stage < last && learner.iteration() >= ends[static_cast<std::size_t>(stage)]) ++stage;
     if (stage > learner.stage()) learner.set_stage(stage);
     return learner.step();
   };
-  learning.stage_finished = [&learner, per_stage] { return learner.iteration() % per_stage == 0; };
+  learning.stage_finished = [&learner, ends] {
+    return std::find(ends.begin(), ends.end(), learner.iteration()) != ends.end();
+  };
   learning.stage_cost = stage_costs(learner.model().input_shape(), r.layers);
-  learning.stage_length = per_stage;
+  for (Index s = 0; s < learner.num_stages(); ++s) learning.stage_lengths.push_back(stage_iterations(r, s));
   return learning;
 }
 
