@@ -54,14 +54,13 @@ inline TextureRecipe paper_recipe() {
           "gravel_224.png", "release"};
 }
 
-/// The default, chosen by measurement for quality per minute on two cores (docs/quality.md: a mean
-/// OVERALL of 0.64 over six 128² textures in about 40 s each): the release recipe at 128² with a slimmer
-/// net (64 and 32 filters in the first two layers), 3 chains, and fewer, larger Langevin steps (ε = 0.6,
-/// L = 4). The release net with ε = 0.3, L = 10 scores higher but its chains reproduce the photograph in
-/// place (docs/quality.md, "The default setting").
+/// The default, chosen by measurement for quality per minute on two cores (docs/quality.md): the
+/// release's net, ε and L at 128² with 3 chains, 400 iterations in each of the first two stages and a
+/// short third stage of 150. The third layer sharpens the chains; learned as long as the others, it
+/// pulls them onto the photograph, in place (the "copy" rows of docs/quality.md).
 inline TextureRecipe fast_recipe() {
-  return {"conv:64:15:3:2,relu,conv:32:5:1:2,relu,conv:30:3:1:2,relu", 128, 3, {260}, false, {0.6, 4, 1.0}, 5e-4,
-          "gravel_128.png", "observed"};
+  return {"conv:100:15:3:2,relu,conv:64:5:1:2,relu,conv:30:3:1:2,relu", 128, 3, {400, 400, 150}, false,
+          {0.3, 10, 1.0}, 5e-4, "gravel_128.png", "observed"};
 }
 
 /// The command-line choices of a recipe: --config and the fields it overrides (0 or empty: the config's).
@@ -82,7 +81,7 @@ inline void add_recipe_options(CLI::App& app, RecipeChoice& c, bool with_size = 
       ->check(one_of({"fast", "paper"}))->capture_default_str();
   app.add_option("--layers", c.layers, "the ConvNet, e.g. conv:100:15:3:2,relu,conv:64:5:1:2,relu (overrides --config)");
   app.add_option("--iterations", c.iterations, "learning iterations per layer stage: one number, or one per stage "
-                 "(e.g. 400,400,150; the last repeats for later stages; fast 260, paper 700)")
+                 "(e.g. 400,400,150; the last repeats for later stages; fast 400,400,150, paper 700)")
       ->delimiter(',')->check(positive_integer());
   app.add_flag("--keep-chains", c.keep_chains, "a new layer stage continues the chains instead of restarting them "
                "at zero (the release restarts them)");
@@ -90,8 +89,8 @@ inline void add_recipe_options(CLI::App& app, RecipeChoice& c, bool with_size = 
   if (with_size)
     app.add_option("--size", c.size, "resize the observed image to SIZE x SIZE (fast 128, paper 224)")->check(positive_integer());
   app.add_option("--learning-rate", c.learning_rate, "learning rate of the first stage, halved per stage (5e-4)")->check(positive_number());
-  app.add_option("--step-size", c.step_size, "Langevin step size epsilon (fast 0.6, paper 0.3)")->check(positive_number());
-  app.add_option("--langevin-steps", c.langevin_steps, "Langevin steps L per learning iteration (fast 4, paper 10)")
+  app.add_option("--step-size", c.step_size, "Langevin step size epsilon (0.3)")->check(positive_number());
+  app.add_option("--langevin-steps", c.langevin_steps, "Langevin steps L per learning iteration (10)")
       ->check(positive_integer());
   if (with_means)
     app.add_option("--means", c.means, "channel means subtracted from the intensities: observed (the image's "
@@ -148,7 +147,7 @@ inline Index stage_iterations(const TextureRecipe& r, Index s) {
   return r.iterations[static_cast<std::size_t>(std::min<Index>(s, static_cast<Index>(r.iterations.size()) - 1))];
 }
 
-/// "config fast: 3 chains, 3 stages of 400, 400, 150 iterations, L = 4, eps = 0.6, eta = 0.0005, seed 2016".
+/// "config fast: 3 chains, 3 stages of 400, 400, 150 iterations, L = 10, eps = 0.3, eta = 0.0005, seed 2016".
 inline std::string describe_recipe(const std::string& config, const TextureRecipe& r, Index stages, std::uint64_t seed) {
   std::ostringstream os;
   os << "config " << config << ": " << r.chains << " chains, " << stages << " stages of ";
