@@ -8,8 +8,9 @@
 # 4. A resumed run continues the first run's checkpoint for more iterations.
 # 5. --tileable on a 25x25 image at stride 2: the torus is 24x24 and the program says so; each tile
 #    and its 2x2 preview (the same pixels: the same mean and spread) decode; the seam ratios printed.
-# 6. --iterations 2,3 --keep-chains: stage 1 has 2 iterations, stage 2 has 3 and starts from stage 1's
-#    chains, so the first row of stage 2 is iteration 2 and its learning rate is halved.
+# 6. --iterations 2,3 --keep-chains: the program describes its stages as such, log.csv has 2 + 3 rows
+#    and the first row of stage 2 is iteration 2. (That the chains are kept is the learner's
+#    reset_chains_on_grow, tested in the library; this test does not look at the chains.)
 include(${CMAKE_CURRENT_LIST_DIR}/smoke.cmake)
 smoke_begin()
 # (Langevin pinned to the previous default's cheaper L = 4, eps = 0.6: the test's cost under the sanitizers
