@@ -1,14 +1,23 @@
 // bench_langevin — speed of the Langevin step and of a learning iteration on the paper's texture net
 // (conv 3→100 15×15 s3 p2, ReLU, 100→64 5×5 p2, ReLU, 64→30 3×3 p2, ReLU), against the same process's
-// GEMM throughput at the layer-2 shape.
+// GEMM throughput at the layer-2 shape, and how it scales with the thread count.
 //
-//   bench_langevin [--json] [--sizes 224,112,64] [--chains 1,16] [--threads 1,2] [--repeats N]
-//                  [--algorithm auto|im2col|winograd]
+//   bench_langevin [--json] [--sizes 224,112,64] [--chains 1,16] [--threads 1,2,4,...] [--repeats N]
+//                  [--algorithm auto|im2col|winograd] [--min-work NS] [--print-partition T]
 //
 // Effective GFLOP/s counts every convolution as direct convolution: 2·MACs for the bottom-up pass and
 // the same again for the top-down pass (and for the weight gradient in a learning iteration), so a
 // faster algorithm (fewer real operations) shows as a higher figure. --algorithm sets every
 // convolution's ConvAlgorithm (auto: the library's choice), so one build compares the paths.
+//
+// Threads: --threads lists thread counts up to the machine's (default 1, 2, 4, … and the core count).
+// Every size and chain count also runs on one thread (first, if the list lacks 1): speed-up is the
+// 1-thread time over the t-thread time, efficiency the speed-up over t, for the step, the iteration and
+// the GEMM; a summary line per configuration follows the table. --min-work sets the work (estimated
+// one-core nanoseconds) below which a parallel loop stays on the calling thread
+// (detail::set_parallel_min_work). --print-partition T prints, without running anything, every
+// parallel loop of the net at each size and chain count: pass, pieces, what a piece is, whether it
+// would run in a team, and the share of T threads' time equal pieces can fill.
 //
 // Memory: each configuration runs in a child process. peak_MiB is the growth of its resident memory
 // (VmHWM at the end of the learning iteration minus VmRSS before the model is built; the GEMM
@@ -18,6 +27,7 @@
 // (Conv::workspace_size: patches and columns for im2col; padded inputs, transformed filters,
 // per-thread tile buffers and weight-gradient buffers for Winograd).
 #include <gconvnet/gconvnet.hpp>
+#include <gconvnet/layers/detail/partition.hpp>
 #include <gconvnet/sampling/langevin.hpp>
 
 #include <sys/wait.h>
@@ -31,7 +41,10 @@
 #include <iostream>
 #include <random>
 #include <sstream>
+#include <map>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #ifdef _OPENMP
@@ -47,6 +60,7 @@ struct Config {
   Index size, chains;
   int threads;
   ConvAlgorithm algorithm;
+  double min_work;  // < 0: the library's default
 };
 
 struct Result {
@@ -95,6 +109,7 @@ auto texture_net(Index size) {
 
 Result run(const Config& c, int repeats) {
   set_threads(c.threads);
+  if (c.min_work >= 0) detail::set_parallel_min_work(c.min_work);
   const double rss_at_start = resident_bytes("VmRSS");
   std::mt19937_64 engine(1);
   auto model = texture_net(c.size);
@@ -155,14 +170,91 @@ std::vector<Index> parse_list(const std::string& s) {
   return out;
 }
 
+int machine_cores() {
+#ifdef _OPENMP
+  return omp_get_num_procs();
+#else
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+#endif
+}
+
+// Every parallel loop of the net (one Langevin step, then a learning iteration's weight gradient) for
+// `chains` chains, and the share of `threads` threads' time it can fill.
+void print_partition(Index size, Index chains, ConvAlgorithm algorithm, int threads) {
+  auto model = texture_net(size);
+  model.layer<0>().set_algorithm(algorithm);
+  model.layer<2>().set_algorithm(algorithm);
+  model.layer<4>().set_algorithm(algorithm);
+  std::printf("\n%ldx%ld, %ld chains, %d threads (parallel loops from %.0f us of estimated one-core work):\n",
+              static_cast<long>(size), static_cast<long>(size), static_cast<long>(chains), threads,
+              detail::parallel_min_work() * 1e-3);
+  std::printf("  %-7s %-16s %-32s %7s  %-50s %9s %8s\n", "layer", "pass", "loop", "pieces", "piece", "work_ms",
+              "balance");
+  double total = 0, filled = 0;
+  auto row = [&](const std::string& layer, const detail::LoopCut& l) {
+    const double b = l.balance(threads);
+    std::printf("  %-7s %-16s %-32s %7ld  %-50s %9.2f %8s\n", layer.c_str(), l.pass.c_str(), l.loop.c_str(),
+                static_cast<long>(l.pieces), l.piece.c_str(), l.work * 1e-6,
+                l.runs_in_team() ? std::to_string(b).substr(0, 4).c_str() : "inline");
+    total += l.work;
+    filled += l.runs_in_team() ? l.work * b : l.work / threads;
+  };
+  auto conv_rows = [&](const std::string& name, const auto& conv) {
+    for (const auto& l : detail::conv_loop_cuts(conv, chains)) row(name, l);
+  };
+  row("-", detail::langevin_move_cut(model.input_shape().size() * chains));
+  conv_rows("0", model.layer<0>());
+  row("1", detail::elementwise_cut("bottom-up", model.output_shape(1).size() * chains));
+  row("1", detail::elementwise_cut("top-down", model.output_shape(1).size() * chains));
+  conv_rows("2", model.layer<2>());
+  row("3", detail::elementwise_cut("bottom-up", model.output_shape(3).size() * chains));
+  row("3", detail::elementwise_cut("top-down", model.output_shape(3).size() * chains));
+  conv_rows("4", model.layer<4>());
+  row("5", detail::elementwise_cut("bottom-up", model.output_shape(5).size() * chains));
+  row("5", detail::elementwise_cut("top-down", model.output_shape(5).size() * chains));
+  std::printf("  algorithms: layer 0 %s, layer 2 %s, layer 4 %s; work-weighted balance at %d threads: %.3f "
+              "(inline loops count as 1/%d)\n",
+              model.layer<0>().active_algorithm() == ConvAlgorithm::winograd ? "winograd" : "im2col",
+              model.layer<2>().active_algorithm() == ConvAlgorithm::winograd ? "winograd" : "im2col",
+              model.layer<4>().active_algorithm() == ConvAlgorithm::winograd ? "winograd" : "im2col", threads,
+              filled / total, threads);
+}
+
+// Runs one configuration in a child process (its own memory high-water mark, a fresh OpenMP runtime).
+bool run_in_child(const Config& c, int repeats, Result& r) {
+  int fd[2];
+  if (pipe(fd) != 0) return false;
+  std::fflush(stdout);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    close(fd[0]);
+    const Result result = run(c, repeats);
+    if (write(fd[1], &result, sizeof result) != static_cast<ssize_t>(sizeof result)) _exit(1);
+    _exit(0);
+  }
+  close(fd[1]);
+  const bool got = read(fd[0], &r, sizeof r) == static_cast<ssize_t>(sizeof r);
+  close(fd[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return got && status == 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   bool json = false;
-  std::vector<Index> sizes{224, 112, 64}, chain_counts{1, 16}, thread_counts{1, 2};
-  int repeats = 5;
+  const int cores = machine_cores();
+  std::vector<Index> sizes{224, 112, 64}, chain_counts{1, 16}, thread_counts;
+  for (int t = 1; t < cores; t *= 2) thread_counts.push_back(t);
+  thread_counts.push_back(cores);
+  int repeats = 5, partition_threads = 0;
+  double min_work = -1;
   ConvAlgorithm algorithm = ConvAlgorithm::automatic;
   std::string algorithm_name = "auto";
+  const char* usage =
+      "usage: bench_langevin [--json] [--sizes 224,112,64] [--chains 1,16] [--threads 1,2,...] [--repeats N]"
+      " [--algorithm auto|im2col|winograd] [--min-work NS] [--print-partition T]\n";
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -177,6 +269,8 @@ int main(int argc, char** argv) {
     else if (a == "--chains") chain_counts = parse_list(next());
     else if (a == "--threads") thread_counts = parse_list(next());
     else if (a == "--repeats") repeats = std::stoi(next());
+    else if (a == "--min-work") min_work = std::stod(next());
+    else if (a == "--print-partition") partition_threads = std::stoi(next());
     else if (a == "--algorithm") {
       algorithm_name = next();
       if (algorithm_name == "auto") algorithm = ConvAlgorithm::automatic;
@@ -186,66 +280,85 @@ int main(int argc, char** argv) {
         std::cerr << "bench_langevin: --algorithm is '" << algorithm_name << "', expected auto, im2col or winograd\n";
         return 2;
       }
-    }
-    else {
-      std::cerr << "usage: bench_langevin [--json] [--sizes 224,112,64] [--chains 1,16] [--threads 1,2] [--repeats N]"
-                   " [--algorithm auto|im2col|winograd]\n";
+    } else {
+      std::cerr << usage;
       return a == "--help" ? 0 : 2;
     }
   }
+  if (min_work >= 0) detail::set_parallel_min_work(min_work);
+  if (partition_threads > 0) {
+    for (Index size : sizes)
+      for (Index chains : chain_counts) print_partition(size, chains, algorithm, partition_threads);
+    return 0;
+  }
+  for (Index t : thread_counts)
+    if (t < 1 || t > cores) {
+      std::cerr << "bench_langevin: --threads has " << t << ", expected 1.." << cores << " (this machine's cores)\n";
+      return 2;
+    }
+  // The 1-thread run first: the reference of every speed-up.
+  std::vector<Index> runs{1};
+  for (Index t : thread_counts)
+    if (t != 1) runs.push_back(t);
 
-  std::vector<std::string> rows;
+  std::vector<std::string> rows, summaries;
   if (!json) {
-    std::printf("algorithm: %s\n", algorithm_name.c_str());
-    std::printf("%5s %6s %7s %11s %11s %9s %9s %7s %9s %9s\n", "size", "chains", "threads", "step_s", "iter_s",
-                "eff_GF/s", "gemm_GF/s", "ratio", "peak_MiB", "peak/ws");
+    std::printf("algorithm: %s, %d cores, parallel loops from %.0f us of estimated one-core work\n",
+                algorithm_name.c_str(), cores, detail::parallel_min_work() * 1e-3);
+    std::printf("%5s %6s %7s %10s %10s %9s %9s %6s %6s %6s %6s %6s %8s %7s\n", "size", "chains", "threads", "step_s",
+                "iter_s", "eff_GF/s", "gemm_GF/s", "step_x", "eff", "iter_x", "eff", "gemm_x", "peak_MiB", "peak/ws");
   }
   for (Index size : sizes)
-    for (Index chains : chain_counts)
-      for (Index threads : thread_counts) {
-        const Config c{size, chains, static_cast<int>(threads), algorithm};
-        int fd[2];
-        if (pipe(fd) != 0) return 1;
-        const pid_t pid = fork();
-        if (pid == 0) {
-          close(fd[0]);
-          const Result r = run(c, repeats);
-          if (write(fd[1], &r, sizeof r) != static_cast<ssize_t>(sizeof r)) _exit(1);
-          _exit(0);
-        }
-        close(fd[1]);
+    for (Index chains : chain_counts) {
+      Result one{};
+      for (Index threads : runs) {
+        const Config c{size, chains, static_cast<int>(threads), algorithm, min_work};
         Result r;
-        const bool got = read(fd[0], &r, sizeof r) == static_cast<ssize_t>(sizeof r);
-        close(fd[0]);
-        int status = 0;
-        waitpid(pid, &status, 0);
-        if (!got || status != 0) {
+        if (!run_in_child(c, repeats, r)) {
           std::cerr << "bench_langevin: configuration " << size << "/" << chains << "/" << threads << " failed\n";
           return 1;
         }
-        const double peak = r.peak;
+        if (threads == 1) one = r;
+        const bool listed = std::find(thread_counts.begin(), thread_counts.end(), threads) != thread_counts.end();
+        if (!listed) continue;  // the 1-thread reference the list left out
+        const double t = static_cast<double>(threads);
+        const double step_x = one.step_seconds / r.step_seconds, iter_x = one.iteration_seconds / r.iteration_seconds;
+        const double gemm_x = r.gemm_gflops / one.gemm_gflops;
         const double eff = r.step_gflop / r.step_seconds;
         const double iter_eff = r.iteration_gflop / r.iteration_seconds;
+        std::ostringstream line;
+        line << size << "x" << size << ", " << chains << " chains, " << threads << " threads: step " << r.step_seconds
+             << " s (" << step_x << "x one thread, efficiency " << step_x / t << "), iteration " << r.iteration_seconds
+             << " s (" << iter_x << "x, " << iter_x / t << "), GEMM " << r.gemm_gflops << " GF/s (" << gemm_x << "x, "
+             << gemm_x / t << ")";
+        summaries.push_back(line.str());
         if (json) {
           std::ostringstream os;
-          os << "{\"algorithm\": \"" << algorithm_name << "\", \"size\": " << size << ", \"chains\": " << chains << ", \"threads\": " << threads
-             << ", \"langevin_step_seconds\": " << r.step_seconds
+          os << "{\"algorithm\": \"" << algorithm_name << "\", \"size\": " << size << ", \"chains\": " << chains
+             << ", \"threads\": " << threads << ", \"langevin_step_seconds\": " << r.step_seconds
              << ", \"learning_iteration_seconds\": " << r.iteration_seconds << ", \"effective_gflops\": " << eff
              << ", \"learning_effective_gflops\": " << iter_eff << ", \"gemm_gflops\": " << r.gemm_gflops
-             << ", \"ratio_to_gemm\": " << eff / r.gemm_gflops << ", \"peak_memory_bytes\": " << peak
-             << ", \"working_set_bytes\": " << r.working_set << "}";
+             << ", \"ratio_to_gemm\": " << eff / r.gemm_gflops << ", \"step_speedup\": " << step_x
+             << ", \"step_efficiency\": " << step_x / t << ", \"iteration_speedup\": " << iter_x
+             << ", \"iteration_efficiency\": " << iter_x / t << ", \"gemm_speedup\": " << gemm_x
+             << ", \"peak_memory_bytes\": " << r.peak << ", \"working_set_bytes\": " << r.working_set << "}";
           rows.push_back(os.str());
         } else {
-          std::printf("%5ld %6ld %7ld %11.4f %11.4f %9.1f %9.1f %7.2f %9.1f %9.2f\n", static_cast<long>(size),
-                      static_cast<long>(chains), static_cast<long>(threads), r.step_seconds, r.iteration_seconds, eff,
-                      r.gemm_gflops, eff / r.gemm_gflops, peak / 1048576.0, peak / r.working_set);
+          std::printf("%5ld %6ld %7ld %10.4f %10.4f %9.1f %9.1f %6.2f %6.2f %6.2f %6.2f %6.2f %8.1f %7.2f\n",
+                      static_cast<long>(size), static_cast<long>(chains), static_cast<long>(threads), r.step_seconds,
+                      r.iteration_seconds, eff, r.gemm_gflops, step_x, step_x / t, iter_x, iter_x / t, gemm_x,
+                      r.peak / 1048576.0, r.peak / r.working_set);
           std::fflush(stdout);
         }
       }
+    }
   if (json) {
     std::cout << "{\"configurations\": [\n";
     for (std::size_t i = 0; i < rows.size(); ++i) std::cout << "  " << rows[i] << (i + 1 < rows.size() ? ",\n" : "\n");
     std::cout << "]}\n";
+  } else {
+    std::printf("\n");
+    for (const auto& line : summaries) std::printf("%s\n", line.c_str());
   }
   return 0;
 }

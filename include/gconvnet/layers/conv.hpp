@@ -10,6 +10,7 @@
 #include "gconvnet/detail/parallel.hpp"
 #include "gconvnet/layers/concepts.hpp"
 #include "gconvnet/layers/detail/fast_conv.hpp"
+#include "gconvnet/layers/detail/gemm.hpp"
 #include "gconvnet/layers/layer_pattern.hpp"
 
 namespace gconvnet {
@@ -104,15 +105,21 @@ public:
     im2col(x, patches_);
     ensure_shape(y, out_, n);
     auto ym = as_pixel_columns(y);
-    ym.noalias() = weight_matrix() * patches_;
-    ym.colwise() += bias_;
+    // y = b + W·P, cut into pieces of columns (or rows) each computed whole by one thread
+    detail::parallel_gemm(filters_, ym.cols(), patch_size(), S(1), weights_.data(), filters_, false, patches_.data(),
+                          patch_size(), false, ym.data(), filters_, [&](Index r0, Index rows, Index c0, Index cols) {
+                            ym.block(r0, c0, rows, cols).colwise() = bias_.segment(r0, rows);
+                          });
   }
 
   void backward(const LayerPattern<S>& /*pattern*/, const Batch<S>& dy, Batch<S>& dx) {
     if (fast_.planned()) return fast_.backward(weights_.data(), dy, dx);
     const Index n = batch_size(dy);
     columns_.resize(patch_size(), out_.pixels() * n);
-    columns_.noalias() = weight_matrix().transpose() * as_pixel_columns(dy);
+    detail::parallel_gemm(patch_size(), columns_.cols(), filters_, S(1), weights_.data(), filters_, true, dy.data(),
+                          filters_, false, columns_.data(), patch_size(), [&](Index r0, Index rows, Index c0, Index cols) {
+                            columns_.block(r0, c0, rows, cols).setZero();
+                          });
     ensure_shape(dx, in_, n);
     col2im(columns_, dx);
   }
@@ -131,8 +138,8 @@ public:
       fast_.accumulate_gradient(dy, scale, blocks[0].data());
     } else {
       assert(d.cols() == patches_.cols());
-      Eigen::Map<Matrix<S>> gw(blocks[0].data(), filters_, patch_size());
-      gw.noalias() += scale * (d * patches_.transpose());
+      detail::parallel_gemm(filters_, patch_size(), d.cols(), scale, d.data(), filters_, false, patches_.data(),
+                            patch_size(), true, blocks[0].data(), filters_);
     }
     blocks[1].noalias() += scale * d.rowwise().sum();
   }
@@ -177,10 +184,6 @@ private:
     if (m > 0) fast_.plan(in_, out_, kh_, stride_, padding_, m);
   }
 
-  Eigen::Map<const Matrix<S>> weight_matrix() const {
-    return Eigen::Map<const Matrix<S>>(weights_.data(), filters_, patch_size());
-  }
-
   // P(:, col) with col = u + H_out·(v + W_out·n); row = c + C·(i + kh·j).
   void im2col(const Batch<S>& x, Matrix<S>& p) const {
     const Index C = in_.channels, H = in_.height, W = in_.width;
@@ -189,7 +192,8 @@ private:
     const S* xs = x.data();
     S* ps = p.data();
     const Index outer = Wo * N;
-    detail::parallel_for(outer, [&](Index vn) {
+    const double work = detail::cost::scalar * static_cast<double>(K) * static_cast<double>(Ho * outer);
+    detail::parallel_for(outer, work, [&](Index vn) {
       const Index v = vn % Wo, n = vn / Wo;
       for (Index u = 0; u < Ho; ++u) {
         S* dst = ps + K * (u + Ho * vn);
@@ -218,7 +222,8 @@ private:
     const S* cs = cols.data();
     S* xs = dx.data();
     const Index outer = W * N;
-    detail::parallel_for(outer, [&](Index wn) {
+    const double work = detail::cost::scalar * static_cast<double>(K) * static_cast<double>(Ho * Wo * N);
+    detail::parallel_for(outer, work, [&](Index wn) {
       const Index w = wn % W, n = wn / W;
       S* dcol = xs + C * H * wn;
       std::fill(dcol, dcol + C * H, S(0));
