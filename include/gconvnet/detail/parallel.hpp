@@ -75,6 +75,12 @@ inline bool use_team(std::ptrdiff_t pieces, double work) {
 #endif
 }
 
+/// Iterations handed out at a time to a team of `threads` sharing n: about 16 grains per thread, so that
+/// threads finish within a sixteenth of their share of each other.
+inline std::ptrdiff_t dynamic_grain(std::ptrdiff_t n, int threads) {
+  return std::max<std::ptrdiff_t>(1, n / (16 * static_cast<std::ptrdiff_t>(std::max(threads, 1))));
+}
+
 /// Calls body(i) for i = 0, …, n−1: shared among the OpenMP threads when use_team(n, work), handed out
 /// dynamically (a thread the system holds back does not hold up the others), otherwise in order on the
 /// calling thread. Every team has all omp_get_max_threads() threads, so libgomp reuses one team and
@@ -85,7 +91,7 @@ template <class I, class F>
 void parallel_for(I n, double work, F&& body) {
 #ifdef _OPENMP
   if (use_team(static_cast<std::ptrdiff_t>(n), work)) {
-    const I grain = std::max<I>(1, n / (4 * static_cast<I>(omp_get_max_threads())));
+    const I grain = static_cast<I>(dynamic_grain(static_cast<std::ptrdiff_t>(n), omp_get_max_threads()));
 #pragma omp parallel for schedule(dynamic, grain)
     for (I i = 0; i < n; ++i) body(i);
     return;
@@ -114,7 +120,7 @@ template <class I, class F>
 void team_for(I n, bool team, F&& f) {
 #ifdef _OPENMP
   if (team) {
-    const I grain = std::max<I>(1, n / (4 * static_cast<I>(omp_get_num_threads())));
+    const I grain = static_cast<I>(dynamic_grain(static_cast<std::ptrdiff_t>(n), omp_get_num_threads()));
 #pragma omp for schedule(dynamic, grain)
     for (I i = 0; i < n; ++i) f(i);
     return;

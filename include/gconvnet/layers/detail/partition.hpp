@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "gconvnet/core/tensor.hpp"
@@ -18,16 +19,31 @@
 namespace gconvnet::detail {
 
 /// One parallel loop: its pass, what it does, how many pieces and of what, and its work estimate
-/// (one-core nanoseconds, as given to parallel_for).
+/// (one-core nanoseconds, as given to parallel_for); `sizes` holds the pieces' relative sizes when
+/// they differ (empty: all equal).
 struct LoopCut {
   std::string pass, loop, piece;
   Index pieces = 0;
   double work = 0;
-  /// The share of thread time the pieces can fill at `threads` threads when they take equal time:
-  /// pieces / (threads · ⌈pieces / threads⌉) (a loop that runs inline fills 1/threads of it).
+  std::vector<double> sizes;
+
+  LoopCut(std::string pass_, std::string loop_, std::string piece_, Index pieces_, double work_)
+      : pass(std::move(pass_)), loop(std::move(loop_)), piece(std::move(piece_)), pieces(pieces_), work(work_) {}
+  /// The share of `threads` threads' time the pieces fill when each takes time in proportion to its
+  /// size and they are handed out as parallel_for does (in order, dynamic_grain at a time, each grain
+  /// to the first thread free): total / (threads · the longest thread's time).
   double balance(int threads) const {
-    const double rounds = static_cast<double>((pieces + threads - 1) / threads);
-    return static_cast<double>(pieces) / (static_cast<double>(threads) * rounds);
+    if (pieces <= 0 || threads <= 1) return 1.0;
+    const Index grain = dynamic_grain(pieces, threads);
+    std::vector<double> load(static_cast<std::size_t>(threads), 0.0);
+    double total = 0;
+    for (Index p = 0; p < pieces; p += grain) {
+      double g = 0;
+      for (Index q = p; q < std::min(pieces, p + grain); ++q) g += sizes.empty() ? 1.0 : sizes[static_cast<std::size_t>(q)];
+      *std::min_element(load.begin(), load.end()) += g;
+      total += g;
+    }
+    return total / (static_cast<double>(threads) * *std::max_element(load.begin(), load.end()));
   }
   /// Whether parallel_for would hand it to a team (more than one thread available).
   bool runs_in_team() const { return pieces >= 2 && work >= parallel_min_work(); }
@@ -41,10 +57,18 @@ inline std::string gemm_piece(const GemmSplit& s, Index other, Index depth) {
 
 inline LoopCut winograd_correlation_cut(const std::string& pass, const WinogradGeometry& g, Index alpha) {
   const WinogradCut c = winograd_correlate_cut(alpha, g.C, g.K, g.tiles());
+  const Index T = g.tiles();
   LoopCut l{pass, "Winograd transforms + products", "", c.shared ? alpha * alpha : c.chunks,
-            winograd_work(alpha, g.C, g.K, g.tiles())};
-  l.piece = c.shared ? "position xi (one block of " + std::to_string(g.tiles()) + " tiles, stages shared)"
-                     : "chunk of " + std::to_string(c.chunk) + " tiles";
+            winograd_work(alpha, g.C, g.K, T)};
+  if (c.shared) {
+    l.piece = "position xi (one block of " + std::to_string(T) + " tiles, stages shared)";
+  } else {
+    const Index tail = c.chunks - c.large_chunks, last = c.size(c.chunks - 1, T);
+    for (Index ch = 0; ch < c.chunks; ++ch) l.sizes.push_back(static_cast<double>(c.size(ch, T)));
+    l.piece = std::to_string(c.large_chunks) + " chunks of " + std::to_string(c.large) + " tiles, " +
+              std::to_string(tail) + " of " + std::to_string(c.small) +
+              (last != c.small ? " (last " + std::to_string(last) + ")" : "");
+  }
   return l;
 }
 

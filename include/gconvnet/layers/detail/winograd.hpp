@@ -427,45 +427,51 @@ inline Index winograd_chunk(Index alpha, Index C, Index K) {
 /// Problems with at most this many tiles run as one block whose stages (input transform, the α²
 /// products, output transform) are each shared among the threads; larger ones as independent chunks.
 constexpr Index winograd_small_problem = 256;
-/// Chunks wanted per correlation (enough for 16 threads, four each, handed out dynamically), and the
-/// fewest tiles a chunk has below the cache limit (its products keep 32 columns).
-constexpr Index winograd_target_chunks = 64;
-constexpr Index winograd_min_chunk = 32;
+/// A large correlation is cut into about winograd_large_chunks chunks (three for each of 16 threads; at
+/// most the cache limit winograd_chunk, at least winograd_tail_chunk tiles), its end finer: tail
+/// chunks of winograd_tail_chunk tiles, enough to give 16 threads two each, so that threads handed the
+/// chunks dynamically finish together whatever their number (2 to 16).
+constexpr Index winograd_large_chunks = 48;
+constexpr Index winograd_tail_chunk = 32;
+constexpr Index winograd_tail_chunks = 32;
 /// Tiles per step of the weight gradient: each step's α² products sum over this many tiles, and steps
 /// are summed in order.
 constexpr Index winograd_gradient_chunk = 256;
 
 /// How a correlation over T tiles is cut. shared: one block of T tiles whose three stages are shared
-/// among the threads (stage by stage); otherwise `chunks` chunks of `chunk` tiles (the last one
-/// shorter), each transformed, multiplied and transformed back by one thread. Depends on the
-/// problem only, never on the thread count.
+/// among the threads (stage by stage). Otherwise `chunks` chunks, each transformed, multiplied and
+/// transformed back by one thread: first `large_chunks` of `large` tiles, then chunks of `small`
+/// tiles (the last one shorter). Depends on the problem only,
+/// never on the thread count.
 struct WinogradCut {
   bool shared = true;
-  Index chunk = 0, chunks = 0;
+  Index large = 0, large_chunks = 0, small = 0, chunks = 0;
+  /// First tile of chunk c.
+  Index begin(Index c) const { return c < large_chunks ? c * large : large_chunks * large + (c - large_chunks) * small; }
+  /// Tiles of chunk c (of T in all).
+  Index size(Index c, Index T) const { return std::min(c < large_chunks ? large : small, T - begin(c)); }
 };
 
 inline WinogradCut winograd_correlate_cut(Index alpha, Index C, Index K, Index T) {
   WinogradCut c;
   if (T <= winograd_small_problem) {
-    c.chunk = T, c.chunks = 1;
+    c.large = c.small = T, c.chunks = 1;
     return c;
   }
   c.shared = false;
-  const Index largest = std::min(winograd_chunk(alpha, C, K), T);
-  const Index smallest = std::min(winograd_min_chunk, largest);
-  Index chunk = std::clamp<Index>((pieces_of(T, winograd_target_chunks) + 7) / 8 * 8, smallest, largest);
-  // equal chunks: as many as this size needs, then the size that spreads T evenly over them
-  const Index chunks = pieces_of(T, chunk);
-  chunk = std::min(largest, (pieces_of(T, chunks) + 7) / 8 * 8);
-  c.chunk = chunk;
-  c.chunks = pieces_of(T, chunk);
+  const Index limit = std::min(winograd_chunk(alpha, C, K), T);
+  c.small = std::min(winograd_tail_chunk, limit);
+  c.large = std::clamp<Index>((pieces_of(T, winograd_large_chunks) + 7) / 8 * 8, c.small, limit);
+  const Index tail = std::min(T, winograd_tail_chunks * c.small);
+  c.large_chunks = (T - tail) / c.large;
+  c.chunks = c.large_chunks + pieces_of(T - c.large_chunks * c.large, c.small);
   return c;
 }
 
 /// The cut of the weight gradient's products dU[ξ] (K×C) += M[ξ] (K×tb)·V[ξ]ᵀ (tb×C): per step of tb
 /// tiles, α²·split.pieces pieces (position ξ, block of rows or columns of dU[ξ]).
 inline GemmSplit winograd_gradient_split(Index alpha, Index C, Index K, Index tb) {
-  return gemm_split(K, C, tb, std::max<Index>(1, pieces_of(winograd_target_chunks, alpha * alpha)));
+  return gemm_split(K, C, tb, std::max<Index>(1, pieces_of(gemm_target_pieces, alpha * alpha)));
 }
 
 // Tile t → (n, tx, ty) with ty fastest.
@@ -484,7 +490,7 @@ inline double winograd_work(Index alpha, Index C, Index K, Index T) {
 
 /// y(k, u, v, n) = bias_k + Σ_{c,i,j} w(k, c, i, j)·xp(c, u + i, v + j, n) with U = transformed
 /// filters (α² blocks of K×C, ColMajor, block ξ at U + ξ·K·C), cut by winograd_correlate_cut: chunks
-/// shared among the OpenMP threads, each transformed, multiplied and transformed back by one thread in
+/// (large ones, then a tail of small ones) shared among the OpenMP threads, each transformed, multiplied and transformed back by one thread in
 /// its own buffers; or, for small problems, one block whose stages are each shared. The cut depends on
 /// the problem only and every product is computed by one thread (gemm), so the result does not depend
 /// on the thread count; work is handed out dynamically, so a thread that the system holds back (a
@@ -494,7 +500,7 @@ void winograd_correlate_impl(const WinogradGeometry& geo, const S* xp, const S* 
                              WinogradScratch<S>& scratch) {
   const Index C = geo.C, K = geo.K, T = geo.tiles();
   const WinogradCut cut = winograd_correlate_cut(A, C, K, T);
-  const Index chunk = cut.chunk, chunks = cut.chunks;
+  const Index chunk = cut.large;  // the buffers' stride: tiles of the largest chunk
   const double work = winograd_work(A, C, K, T);
   // The buffers of every thread that may take a chunk (one for the shared block).
   const int buffers = cut.shared ? 1 : max_threads();
@@ -538,10 +544,10 @@ void winograd_correlate_impl(const WinogradGeometry& geo, const S* xp, const S* 
     });
     return;
   }
-  parallel_for(chunks, work, [&](Index ch) {
+  parallel_for(cut.chunks, work, [&](Index ch) {
     S* v = scratch.v[static_cast<std::size_t>(thread_index())].data();
     S* m = scratch.m[static_cast<std::size_t>(thread_index())].data();
-    const Index t0 = ch * chunk, tb = std::min(chunk, T - t0);
+    const Index t0 = cut.begin(ch), tb = cut.size(ch, T);
     for (Index t = 0; t < tb; ++t) transform_in(t0, t, v);
     for (Index xi = 0; xi < A * A; ++xi) multiply(xi, tb, v, m);
     for (Index t = 0; t < tb; ++t) transform_out(t0, t, m);
