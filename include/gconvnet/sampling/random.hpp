@@ -183,20 +183,34 @@ public:
   }
 
   result_type operator()() {
-    const std::uint64_t result = rotate(s_[0] + s_[3], 23) + s_[0];
-    const std::uint64_t t = s_[1] << 17;
-    s_[2] ^= s_[0];
-    s_[3] ^= s_[1];
-    s_[1] ^= s_[2];
-    s_[0] ^= s_[3];
-    s_[2] ^= t;
-    s_[3] = rotate(s_[3], 45);
-    return result;
+    if (next_ == batch) refill();
+    return words_[next_++];
   }
 
 private:
+  static constexpr int batch = 32;  // words made at a time, the state kept in registers meanwhile
+
   static std::uint64_t rotate(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+  void refill() {
+    std::uint64_t s0 = s_[0], s1 = s_[1], s2 = s_[2], s3 = s_[3];
+    for (int i = 0; i < batch; ++i) {
+      words_[i] = rotate(s0 + s3, 23) + s0;
+      const std::uint64_t t = s1 << 17;
+      s2 ^= s0;
+      s3 ^= s1;
+      s1 ^= s2;
+      s0 ^= s3;
+      s2 ^= t;
+      s3 = rotate(s3, 45);
+    }
+    s_[0] = s0, s_[1] = s1, s_[2] = s2, s_[3] = s3;
+    next_ = 0;
+  }
+
   std::uint64_t s_[4];
+  int next_ = batch;
+  std::uint64_t words_[batch];
 };
 
 /// out[0..len) = standard_normal draws, in order, from BlockStream(key, block).

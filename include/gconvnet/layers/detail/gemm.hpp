@@ -58,9 +58,9 @@ struct GemmSplit {
 
 /// Pieces wanted per product: enough to keep 16 threads busy, four pieces each, handed out dynamically.
 constexpr Index gemm_target_pieces = 64;
-/// A piece is at least this many multiply-adds (about 8 µs on one core, so handing it out costs about
-/// 1 %) and at least 16 rows or columns wide.
-constexpr double gemm_min_piece_macs = 1 << 18;
+/// A piece is at least this many multiply-adds (about 4 µs on one core, where handing it out costs
+/// well under a microsecond) and at least 16 rows or columns wide.
+constexpr double gemm_min_piece_macs = 1 << 17;
 constexpr Index gemm_min_piece_width = 16;
 
 /// The cut of a product of this shape (never of the thread count): along the longer of m and n, into

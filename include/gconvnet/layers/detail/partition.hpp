@@ -45,8 +45,10 @@ struct LoopCut {
     }
     return total / (static_cast<double>(threads) * *std::max_element(load.begin(), load.end()));
   }
-  /// Whether parallel_for would hand it to a team (more than one thread available).
-  bool runs_in_team() const { return pieces >= 2 && work >= parallel_min_work(); }
+  /// Whether parallel_for would hand it to a team (more than one thread available). The weight
+  /// gradient's two loops share one region whose work is the sum of theirs; `region_work` holds it.
+  bool runs_in_team() const { return pieces >= 2 && std::max(work, region_work) >= parallel_min_work(); }
+  double region_work = 0;
 };
 
 inline std::string gemm_piece(const GemmSplit& s, Index other, Index depth) {
@@ -65,8 +67,9 @@ inline LoopCut winograd_correlation_cut(const std::string& pass, const WinogradG
   } else {
     const Index tail = c.chunks - c.large_chunks, last = c.size(c.chunks - 1, T);
     for (Index ch = 0; ch < c.chunks; ++ch) l.sizes.push_back(static_cast<double>(c.size(ch, T)));
-    l.piece = std::to_string(c.large_chunks) + " chunks of " + std::to_string(c.large) + " tiles, " +
-              std::to_string(tail) + " of " + std::to_string(c.small) +
+    l.piece = (c.large_chunks > 0 ? std::to_string(c.large_chunks) + " chunks of " + std::to_string(c.large) +
+                                        " tiles, " + std::to_string(tail) + " of " + std::to_string(c.small)
+                                  : std::to_string(tail) + " chunks of " + std::to_string(c.small) + " tiles") +
               (last != c.small ? " (last " + std::to_string(last) + ")" : "");
   }
   return l;
@@ -96,10 +99,12 @@ std::vector<LoopCut> conv_loop_cuts(const Conv<S>& conv, Index N) {
     const Index T = f.tiles(), chunk = std::min(winograd_gradient_chunk, T);
     const GemmSplit g = winograd_gradient_split(a, f.C, f.K, chunk);
     out.push_back({"weight gradient", "tile transforms (" + std::to_string(pieces_of(T, chunk)) + " steps)",
-                   "tile", chunk, winograd_work(a, f.C, f.K, T)});
+                   "tile", chunk, winograd_transform_work(a, f.C, f.K, T)});
+    out.back().region_work = winograd_work(a, f.C, f.K, T);
     out.push_back({"weight gradient", "products (per step)",
                    "position xi x " + gemm_piece(g, g.by_rows ? f.C : f.K, chunk), a * a * g.pieces,
-                   winograd_work(a, f.C, f.K, T)});
+                   winograd_product_work(a, f.C, f.K, T)});
+    out.back().region_work = winograd_work(a, f.C, f.K, T);
     const Index ks = f.K * f.C;
     out.push_back({"weight gradient", "filter transform", "64 rows", pieces_of(ks, 64),
                    cost::mac * 4 * static_cast<double>(ks * a * a * ((kh + s - 1) / s) * ((kh + s - 1) / s))});

@@ -482,10 +482,16 @@ inline void winograd_tile_coordinates(const WinogradGeometry& geo, Index t, Inde
   n = rest / geo.tiles_x;
 }
 
-/// Estimated one-core nanoseconds of a correlation (transforms and products) over T tiles.
+/// Estimated one-core nanoseconds of the tile transforms (in and out) of a correlation over T tiles,
+/// of its products, and of both.
+inline double winograd_transform_work(Index alpha, Index C, Index K, Index T) {
+  return cost::scalar * 2 * static_cast<double>(alpha * alpha) * static_cast<double>(C + K) * static_cast<double>(T);
+}
+inline double winograd_product_work(Index alpha, Index C, Index K, Index T) {
+  return cost::mac * static_cast<double>(alpha * alpha) * static_cast<double>(C * K) * static_cast<double>(T);
+}
 inline double winograd_work(Index alpha, Index C, Index K, Index T) {
-  const double a2 = static_cast<double>(alpha * alpha), t = static_cast<double>(T);
-  return cost::mac * a2 * static_cast<double>(C * K) * t + cost::scalar * 2 * a2 * static_cast<double>(C + K) * t;
+  return winograd_transform_work(alpha, C, K, T) + winograd_product_work(alpha, C, K, T);
 }
 
 /// y(k, u, v, n) = bias_k + Σ_{c,i,j} w(k, c, i, j)·xp(c, u + i, v + j, n) with U = transformed
