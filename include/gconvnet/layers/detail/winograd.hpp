@@ -427,11 +427,13 @@ inline Index winograd_chunk(Index alpha, Index C, Index K) {
 /// Problems with at most this many tiles run as one block whose stages (input transform, the α²
 /// products, output transform) are each shared among the threads; larger ones as independent chunks.
 constexpr Index winograd_small_problem = 256;
-/// A large correlation is cut into about winograd_large_chunks chunks (three for each of 16 threads; at
-/// most the cache limit winograd_chunk, at least winograd_tail_chunk tiles), its end finer: tail
-/// chunks of winograd_tail_chunk tiles, enough to give 16 threads two each, so that threads handed the
-/// chunks dynamically finish together whatever their number (2 to 16).
+/// A large correlation is cut into about winograd_large_chunks chunks (three for each of 16 threads)
+/// of at least winograd_min_large_chunk tiles (each chunk packs the α² filter blocks again, so fewer,
+/// larger chunks are cheaper on one thread) and at most the cache limit winograd_chunk; its last
+/// quarter, up to winograd_tail_chunks chunks, is cut into chunks of winograd_tail_chunk tiles, so
+/// that threads handed the chunks dynamically finish together whatever their number (2 to 16).
 constexpr Index winograd_large_chunks = 48;
+constexpr Index winograd_min_large_chunk = 64;
 constexpr Index winograd_tail_chunk = 32;
 constexpr Index winograd_tail_chunks = 32;
 /// Tiles per step of the weight gradient: each step's α² products sum over this many tiles, and steps
@@ -460,9 +462,10 @@ inline WinogradCut winograd_correlate_cut(Index alpha, Index C, Index K, Index T
   }
   c.shared = false;
   const Index limit = std::min(winograd_chunk(alpha, C, K), T);
-  c.small = std::min(winograd_tail_chunk, limit);
-  c.large = std::clamp<Index>((pieces_of(T, winograd_large_chunks) + 7) / 8 * 8, c.small, limit);
-  const Index tail = std::min(T, winograd_tail_chunks * c.small);
+  c.large = std::clamp<Index>((pieces_of(T, winograd_large_chunks) + 7) / 8 * 8, std::min(winograd_min_large_chunk, limit),
+                              limit);
+  c.small = std::min(winograd_tail_chunk, c.large);
+  const Index tail = std::min(T / 4, winograd_tail_chunks * c.small);
   c.large_chunks = (T - tail) / c.large;
   c.chunks = c.large_chunks + pieces_of(T - c.large_chunks * c.large, c.small);
   return c;
