@@ -42,9 +42,19 @@ Batch<float> observed() {
 }
 
 /// The learner's whole state (weights, optimizer, chains, engine) after `steps` iterations at `threads`.
+/// The parallel loops of a model this small stay on the calling thread by default
+/// (detail::parallel_min_work): the two-thread runs are made with that threshold and with 0, where
+/// every loop of two or more pieces goes to the team.
 template <class Learner>
-LearnerState<float> run(int threads, const LearningOptions& options, int steps) {
+LearnerState<float> run(int threads, const LearningOptions& options, int steps,
+                        double min_work = detail::parallel_min_work()) {
   const gconvnet::test::OmpThreads scope(threads);
+  const double saved_work = detail::parallel_min_work();
+  detail::set_parallel_min_work(min_work);
+  struct Restore {
+    double work;
+    ~Restore() { detail::set_parallel_min_work(work); }
+  } restore{saved_work};
   Net model = make_net();
   REQUIRE(model.layer<0>().active_algorithm() == ConvAlgorithm::winograd);
   REQUIRE(model.layer<2>().active_algorithm() == ConvAlgorithm::im2col);
@@ -75,12 +85,25 @@ TEST_CASE("MLE and CD learning give bit-identical weights and chains with one an
   options.chains = 4;
   options.langevin = {0.3, 3, 1.0};
   options.optimizer.momentum = 0.5;
+  {
+    const gconvnet::test::OmpThreads scope(2);
+    REQUIRE(detail::use_team(2, 0));  // with threshold 0 two pieces really go to a team of two
+  }
+  const double default_work = detail::parallel_min_work();
   SECTION("MLE, persistent chains") {
-    check_equal(run<MleLearner<Net>>(1, options, 4), run<MleLearner<Net>>(2, options, 4));
+    const auto one = run<MleLearner<Net>>(1, options, 4);
+    for (double min_work : {default_work, 0.0}) {
+      CAPTURE(min_work);
+      check_equal(one, run<MleLearner<Net>>(2, options, 4, min_work));
+    }
   }
   SECTION("CD") {
     options.chains = 2;  // = the observed images
-    check_equal(run<CdLearner<Net>>(1, options, 4), run<CdLearner<Net>>(2, options, 4));
+    const auto one = run<CdLearner<Net>>(1, options, 4);
+    for (double min_work : {default_work, 0.0}) {
+      CAPTURE(min_work);
+      check_equal(one, run<CdLearner<Net>>(2, options, 4, min_work));
+    }
   }
   SECTION("the comparison sees a difference: another step size's chains differ") {
     const auto a = run<MleLearner<Net>>(1, options, 2);

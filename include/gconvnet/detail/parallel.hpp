@@ -1,7 +1,16 @@
-// gconvnet/detail/parallel.hpp — not API. A loop over independent iterations that OpenMP may share
-// between threads when the program is built with it. Every iteration writes memory no other iteration
-// touches, so results do not depend on the thread count.
+// gconvnet/detail/parallel.hpp — not API. Loops over independent pieces of work that OpenMP may share
+// between threads when the program is built with it, and the estimate of work below which they stay
+// on the calling thread.
+//
+// Results never depend on the thread count. Callers cut their work into pieces fixed by the problem
+// (its shape, never the number of threads); every piece writes memory no other piece touches; any sum
+// over pieces is taken in a fixed order over those fixed pieces. Which thread runs a piece, and whether
+// a team runs at all, changes the speed only.
 #pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <cstddef>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -9,20 +18,135 @@
 
 namespace gconvnet::detail {
 
-/// Calls body(i) for i = 0, …, n−1, sharing the iterations between OpenMP threads when more than one
-/// is available; the iterations must be independent (each writes memory no other touches).
-/// With a single thread the loop runs directly, outside any parallel region: libgomp allocates (and
-/// frees) a team for every parallel region entered with one thread, and the hot path must not allocate.
-template <class I, class F>
-void parallel_for(I n, F&& body) {
+/// Rough one-core costs in nanoseconds: the units of the work estimates given to parallel_for. An order
+/// of magnitude is enough, they only decide whether a loop is worth a team of threads.
+namespace cost {
+inline constexpr double mac = 0.03;    ///< a multiply-add inside a GEMM or a Winograd product
+inline constexpr double scalar = 0.3;  ///< a scalar read or written by a pass over memory (im2col, ReLU, …)
+inline constexpr double normal = 5;    ///< one N(0, 1) draw
+}  // namespace cost
+
+/// Estimated one-core nanoseconds of work below which a loop runs on the calling thread: opening a
+/// region costs microseconds on an idle machine, and up to a scheduler time slice (milliseconds) on a
+/// loaded one, where a worker may wait for a core (docs/performance.md, "Threads").
+#ifndef GCONVNET_PARALLEL_MIN_WORK
+#define GCONVNET_PARALLEL_MIN_WORK 500000
+#endif
+
+inline std::atomic<double>& parallel_min_work_setting() {
+  static std::atomic<double> ns{GCONVNET_PARALLEL_MIN_WORK};
+  return ns;
+}
+
+/// The threshold (estimated nanoseconds) below which parallel_for runs inline.
+inline double parallel_min_work() { return parallel_min_work_setting().load(std::memory_order_relaxed); }
+
+/// Sets that threshold (tests: 0 sends every loop of two or more pieces to the team; benchmarks: to
+/// measure it). Results do not depend on it.
+inline void set_parallel_min_work(double ns) { parallel_min_work_setting().store(ns, std::memory_order_relaxed); }
+
+/// Threads a team would have (omp_get_max_threads(); 1 without OpenMP).
+inline int max_threads() {
 #ifdef _OPENMP
-  if (omp_get_max_threads() > 1) {
-#pragma omp parallel for schedule(static)
+  return omp_get_max_threads();
+#else
+  return 1;
+#endif
+}
+
+/// The calling thread's index in its team (0 outside a team): which per-thread buffer a piece uses.
+inline int thread_index() {
+#ifdef _OPENMP
+  return omp_get_thread_num();
+#else
+  return 0;
+#endif
+}
+
+/// Whether `pieces` pieces of `work` estimated nanoseconds in all go to a team: more than one thread,
+/// at least two pieces, enough work, and not already inside a parallel region (a nested region would
+/// be a team of one, which libgomp allocates every time).
+inline bool use_team(std::ptrdiff_t pieces, double work) {
+#ifdef _OPENMP
+  return pieces >= 2 && work >= parallel_min_work() && omp_get_max_threads() > 1 && !omp_in_parallel();
+#else
+  (void)pieces, (void)work;
+  return false;
+#endif
+}
+
+/// Iterations handed out at a time to a team of `threads` sharing n: about 16 grains per thread, so that
+/// threads finish within a sixteenth of their share of each other.
+inline std::ptrdiff_t dynamic_grain(std::ptrdiff_t n, int threads) {
+  return std::max<std::ptrdiff_t>(1, n / (16 * static_cast<std::ptrdiff_t>(std::max(threads, 1))));
+}
+
+/// Calls body(i) for i = 0, …, n−1: shared among the OpenMP threads when use_team(n, work), handed out
+/// dynamically (a thread the system holds back does not hold up the others), otherwise in order on the
+/// calling thread. Every team has all omp_get_max_threads() threads, so libgomp reuses one team and
+/// allocates nothing after the first region; with a single thread nothing enters OpenMP at all
+/// (libgomp allocates a team for every region of one thread, and the hot path must not allocate).
+/// requires: the iterations are independent (each writes memory no other touches).
+template <class I, class F>
+void parallel_for(I n, double work, F&& body) {
+#ifdef _OPENMP
+  if (use_team(static_cast<std::ptrdiff_t>(n), work)) {
+    const I grain = static_cast<I>(dynamic_grain(static_cast<std::ptrdiff_t>(n), omp_get_max_threads()));
+#pragma omp parallel for schedule(dynamic, grain)
     for (I i = 0; i < n; ++i) body(i);
     return;
   }
 #endif
   for (I i = 0; i < n; ++i) body(i);
+}
+
+/// Runs body(team) once on every thread of a team (team = true) when use_team(pieces, work), once on
+/// the calling thread (team = false) otherwise; inside, team_for shares loops among the team.
+template <class F>
+void parallel_region(std::ptrdiff_t pieces, double work, F&& body) {
+#ifdef _OPENMP
+  if (use_team(pieces, work)) {
+#pragma omp parallel
+    body(true);
+    return;
+  }
+#endif
+  body(false);
+}
+
+/// Inside parallel_region: calls f(i) for i in [0, n) as a worksharing loop of the team (dynamic; every
+/// thread of the team must reach it; it ends with a barrier) when `team`, as a plain loop otherwise.
+template <class I, class F>
+void team_for(I n, bool team, F&& f) {
+#ifdef _OPENMP
+  if (team) {
+    const I grain = static_cast<I>(dynamic_grain(static_cast<std::ptrdiff_t>(n), omp_get_num_threads()));
+#pragma omp for schedule(dynamic, grain)
+    for (I i = 0; i < n; ++i) f(i);
+    return;
+  }
+#else
+  (void)team;
+#endif
+  for (I i = 0; i < n; ++i) f(i);
+}
+
+/// Pieces of at most `size` items (size ≥ 1) covering n items: ⌈n / size⌉.
+inline std::ptrdiff_t pieces_of(std::ptrdiff_t n, std::ptrdiff_t size) { return (n + size - 1) / size; }
+
+/// Values per piece of an elementwise pass: a multiple of every SIMD width, so that each value is
+/// computed by the same instructions whichever piece it falls in.
+constexpr std::ptrdiff_t elementwise_block = 1 << 14;
+
+/// Calls body(begin, length) for the consecutive blocks of elementwise_block values covering [0, size)
+/// (the last one shorter), shared among the threads as parallel_for does; `work` estimates the whole.
+template <class I, class F>
+void parallel_blocks(I size, double work, F&& body) {
+  const I block = static_cast<I>(elementwise_block);
+  parallel_for(static_cast<I>(pieces_of(size, block)), work, [&](I b) {
+    const I begin = b * block;
+    body(begin, std::min(block, size - begin));
+  });
 }
 
 }  // namespace gconvnet::detail

@@ -11,6 +11,7 @@
 #include "gconvnet/detail/parallel.hpp"
 #include "gconvnet/layers/concepts.hpp"
 #include "gconvnet/layers/detail/fast_conv.hpp"
+#include "gconvnet/layers/detail/gemm.hpp"
 #include "gconvnet/layers/layer_pattern.hpp"
 
 namespace gconvnet {
@@ -160,8 +161,11 @@ public:
     im2col(x, patches_);
     ensure_shape(y, out_, n);
     auto ym = as_pixel_columns(y);
-    ym.noalias() = weight_matrix() * patches_;
-    ym.colwise() += bias_;
+    // y = b + W·P, cut into pieces of columns (or rows) each computed whole by one thread
+    detail::parallel_gemm(filters_, ym.cols(), patch_size(), S(1), weights_.data(), filters_, false, patches_.data(),
+                          patch_size(), false, ym.data(), filters_, [&](Index r0, Index rows, Index c0, Index cols) {
+                            ym.block(r0, c0, rows, cols).colwise() = bias_.segment(r0, rows);
+                          });
   }
 
   void backward(const LayerPattern<S>& /*pattern*/, const Batch<S>& dy, Batch<S>& dx) {
@@ -171,7 +175,10 @@ public:
     } else {
       const Index n = batch_size(dy);
       columns_.resize(patch_size(), out_.pixels() * n);
-      columns_.noalias() = weight_matrix().transpose() * as_pixel_columns(dy);
+      // columns = Wᵀ·dy, cut into pieces of columns (or rows) each computed whole by one thread
+      detail::parallel_gemm(patch_size(), columns_.cols(), filters_, S(1), weights_.data(), filters_, true, dy.data(),
+                            filters_, false, columns_.data(), patch_size(),
+                            [&](Index r0, Index rows, Index c0, Index cols) { columns_.block(r0, c0, rows, cols).setZero(); });
       ensure_shape(target, inner_, n);
       col2im(columns_, target);
     }
@@ -192,8 +199,8 @@ public:
       fast_.accumulate_gradient(dy, scale, blocks[0].data());
     } else {
       assert(d.cols() == patches_.cols());
-      Eigen::Map<Matrix<S>> gw(blocks[0].data(), filters_, patch_size());
-      gw.noalias() += scale * (d * patches_.transpose());
+      detail::parallel_gemm(filters_, patch_size(), d.cols(), scale, d.data(), filters_, false, patches_.data(),
+                            patch_size(), true, blocks[0].data(), filters_);
     }
     blocks[1].noalias() += scale * d.rowwise().sum();
   }
@@ -278,7 +285,8 @@ private:
     ensure_shape(padded_input_, inner_, N);
     const S* xs = x.data();
     S* ps = padded_input_.data();
-    detail::parallel_for(Wp * N, [&](Index wn) {
+    const double work = detail::cost::scalar * 2 * static_cast<double>(padded_input_.size());
+    detail::parallel_for(Wp * N, work, [&](Index wn) {
       const Index w = wn % Wp, n = wn / Wp;
       const Index source = w < p ? w - p + W : (w < p + W ? w - p : w - p - W);
       const S* col = xs + C * H * (source + W * n);
@@ -300,7 +308,8 @@ private:
     auto add = [](S* d, const S* s, Index len) {
       for (Index i = 0; i < len; ++i) d[i] += s[i];
     };
-    detail::parallel_for(W * N, [&](Index wn) {
+    const double work = detail::cost::scalar * 3 * static_cast<double>(g.size());
+    detail::parallel_for(W * N, work, [&](Index wn) {
       const Index w = wn % W, n = wn / W;
       S* d = xs + C * H * wn;
       std::fill(d, d + C * H, S(0));
@@ -314,10 +323,6 @@ private:
     });
   }
 
-  Eigen::Map<const Matrix<S>> weight_matrix() const {
-    return Eigen::Map<const Matrix<S>>(weights_.data(), filters_, patch_size());
-  }
-
   // P(:, col) with col = u + H_out·(v + W_out·n); row = c + C·(i + kh·j).
   void im2col(const Batch<S>& x, Matrix<S>& p) const {
     const Index C = inner_.channels, H = inner_.height, W = inner_.width;
@@ -326,7 +331,8 @@ private:
     const S* xs = x.data();
     S* ps = p.data();
     const Index outer = Wo * N;
-    detail::parallel_for(outer, [&](Index vn) {
+    const double work = detail::cost::scalar * static_cast<double>(K) * static_cast<double>(Ho * outer);
+    detail::parallel_for(outer, work, [&](Index vn) {
       const Index v = vn % Wo, n = vn / Wo;
       for (Index u = 0; u < Ho; ++u) {
         S* dst = ps + K * (u + Ho * vn);
@@ -355,7 +361,8 @@ private:
     const S* cs = cols.data();
     S* xs = dx.data();
     const Index outer = W * N;
-    detail::parallel_for(outer, [&](Index wn) {
+    const double work = detail::cost::scalar * static_cast<double>(K) * static_cast<double>(Ho * Wo * N);
+    detail::parallel_for(outer, work, [&](Index wn) {
       const Index w = wn % W, n = wn / W;
       S* dcol = xs + C * H * wn;
       std::fill(dcol, dcol + C * H, S(0));

@@ -1,6 +1,7 @@
 // gconvnet/layers/max_pool.hpp — local max pooling with recorded arg-max switches (Sec. 9).
 #pragma once
 
+#include <algorithm>
 #include <string>
 
 #include "gconvnet/core/error.hpp"
@@ -44,7 +45,8 @@ public:
         pattern.switches.dimension(2) != Wo || pattern.switches.dimension(3) != N)
       pattern.switches.resize(C, Ho, Wo, N);
     const Index outer = Wo * N;
-    detail::parallel_for(outer, [&](Index vn) {
+    const double work = detail::cost::scalar * static_cast<double>(C * Ho * outer * (kernel_ * kernel_ + 2));
+    detail::parallel_for(outer, work, [&](Index vn) {
       const Index v = vn % Wo, n = vn / Wo;
       const S* xs = x.data() + n * in_.size();
       for (Index u = 0; u < Ho; ++u) {
@@ -71,11 +73,12 @@ public:
   void backward(const LayerPattern<S>& pattern, const Batch<S>& dy, Batch<S>& dx) const {
     const Index N = batch_size(dy), per_out = out_.size(), per_in = in_.size();
     ensure_shape(dx, in_, N);
-    dx.setZero();
-    detail::parallel_for(N, [&](Index n) {
+    const double work = detail::cost::scalar * static_cast<double>(N * (per_in + 3 * per_out));
+    detail::parallel_for(N, work, [&](Index n) {
       const Index* s = pattern.switches.data() + n * per_out;
       const S* d = dy.data() + n * per_out;
       S* o = dx.data() + n * per_in;
+      std::fill(o, o + per_in, S(0));
       for (Index k = 0; k < per_out; ++k) o[s[k]] += d[k];
     });
   }

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "gconvnet/core/tensor.hpp"
+#include "gconvnet/detail/parallel.hpp"
 #include "gconvnet/layers/concepts.hpp"
 #include "gconvnet/layers/layer_pattern.hpp"
 
@@ -27,14 +28,21 @@ public:
     const Index n = batch_size(x);
     ensure_shape(y, shape_, n);
     ensure_shape(pattern.gate, shape_, n);
-    auto xa = as_vector(x).array();
-    as_vector(pattern.gate).array() = (xa > S(0)).template cast<S>();
-    as_vector(y).array() = xa.max(S(0));
+    const Index size = x.size();
+    detail::parallel_blocks(size, detail::cost::scalar * 3 * static_cast<double>(size), [&](Index b, Index len) {
+      const auto xa = as_vector(x).segment(b, len).array();
+      as_vector(pattern.gate).segment(b, len).array() = (xa > S(0)).template cast<S>();
+      as_vector(y).segment(b, len).array() = xa.max(S(0));
+    });
   }
 
   void backward(const LayerPattern<S>& pattern, const Batch<S>& dy, Batch<S>& dx) const {
     ensure_shape(dx, shape_, batch_size(dy));
-    as_vector(dx).array() = as_vector(pattern.gate).array() * as_vector(dy).array();
+    const Index size = dy.size();
+    detail::parallel_blocks(size, detail::cost::scalar * 3 * static_cast<double>(size), [&](Index b, Index len) {
+      as_vector(dx).segment(b, len).array() =
+          as_vector(pattern.gate).segment(b, len).array() * as_vector(dy).segment(b, len).array();
+    });
   }
 
   S bias_term(const Batch<S>&, Index) const { return S(0); }

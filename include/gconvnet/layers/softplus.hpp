@@ -4,6 +4,7 @@
 #include <string>
 
 #include "gconvnet/core/tensor.hpp"
+#include "gconvnet/detail/parallel.hpp"
 #include "gconvnet/layers/concepts.hpp"
 #include "gconvnet/layers/layer_pattern.hpp"
 
@@ -28,14 +29,21 @@ public:
     ensure_shape(y, shape_, n);
     ensure_shape(pattern.gate, shape_, n);
     pattern.smooth = true;
-    auto xa = as_vector(x).array();
-    as_vector(y).array() = xa.max(S(0)) + (-xa.abs()).exp().log1p();
-    as_vector(pattern.gate).array() = S(1) / (S(1) + (-xa).exp());
+    const Index size = x.size();
+    detail::parallel_blocks(size, detail::cost::scalar * 30 * static_cast<double>(size), [&](Index b, Index len) {
+      const auto xa = as_vector(x).segment(b, len).array();
+      as_vector(y).segment(b, len).array() = xa.max(S(0)) + (-xa.abs()).exp().log1p();
+      as_vector(pattern.gate).segment(b, len).array() = S(1) / (S(1) + (-xa).exp());
+    });
   }
 
   void backward(const LayerPattern<S>& pattern, const Batch<S>& dy, Batch<S>& dx) const {
     ensure_shape(dx, shape_, batch_size(dy));
-    as_vector(dx).array() = as_vector(pattern.gate).array() * as_vector(dy).array();
+    const Index size = dy.size();
+    detail::parallel_blocks(size, detail::cost::scalar * 3 * static_cast<double>(size), [&](Index b, Index len) {
+      as_vector(dx).segment(b, len).array() =
+          as_vector(pattern.gate).segment(b, len).array() * as_vector(dy).segment(b, len).array();
+    });
   }
 
   S bias_term(const Batch<S>&, Index) const { return S(0); }

@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 
 #include "gconvnet/core/error.hpp"
@@ -187,18 +188,18 @@ LogPartitionEstimate estimate_log_partition(const Model& model, const LogPartiti
     const S drift = static_cast<S>(beta * eps * eps / 2.0);  // (ε²/2)·β ∂f/∂I: the tempered score's gradient
     const double drift_d = static_cast<double>(drift);
     for (Index s = 0; s < options.steps; ++s, ++transition) {
-      fill_standard_normal(engine, ws.noise);
+      const std::uint64_t key = random_bits64(engine);
       if (!options.metropolis) {
-        detail::langevin_move(ws.chains.data(), ws.gradient.data(), ws.noise.data(), ws.chains.data(), ws.chains.size(),
-                              shrink, drift, static_cast<S>(eps));
-        detail::check_chains_finite(fn, ws.chains, transition, "annealed Langevin step");
+        if (!detail::langevin_move(key, ws.chains.data(), ws.gradient.data(), ws.noise.data(), ws.chains.data(),
+                                   ws.chains.size(), shrink, drift, static_cast<S>(eps)))
+          detail::check_chains_finite(fn, ws.chains, transition, "annealed Langevin step");
         model.score_and_gradient(ws.chains, ws.scores, ws.gradient);
         detail::annealing_state(ws.chains, ws.scores, ws.f, ws.squared_norm, beta, transition);
         continue;
       }
-      detail::langevin_move(ws.chains.data(), ws.gradient.data(), ws.noise.data(), ws.proposal.data(),
-                            ws.chains.size(), shrink, drift, static_cast<S>(eps));
-      detail::check_chains_finite(fn, ws.proposal, transition, "annealed MALA proposal");
+      if (!detail::langevin_move(key, ws.chains.data(), ws.gradient.data(), ws.noise.data(), ws.proposal.data(),
+                                 ws.chains.size(), shrink, drift, static_cast<S>(eps)))
+        detail::check_chains_finite(fn, ws.proposal, transition, "annealed MALA proposal");
       model.score_and_gradient(ws.proposal, ws.proposal_scores, ws.proposal_gradient);
       detail::annealing_state(ws.proposal, ws.proposal_scores, ws.proposal_f, ws.proposal_squared_norm, beta,
                               transition);
@@ -208,7 +209,7 @@ LogPartitionEstimate estimate_log_partition(const Model& model, const LogPartiti
       const S* g = ws.gradient.data();
       const S* y = ws.proposal.data();
       const S* h = ws.proposal_gradient.data();
-      detail::parallel_for(n, [&](Index c) {
+      detail::parallel_for(n, detail::cost::scalar * 4 * static_cast<double>(ws.chains.size()), [&](Index c) {
         double forward = 0, backward = 0;
         for (Index i = c * image; i < (c + 1) * image; ++i) {
           const double xi = static_cast<double>(x[i]), yi = static_cast<double>(y[i]);

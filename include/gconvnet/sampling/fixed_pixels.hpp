@@ -49,7 +49,7 @@ void copy_where(const Batch<S>& from, Batch<S>& to, const PixelMask& mask, bool 
   const Index n_chains = batch_size(to), image = to.size() / n_chains;
   const S* f = from.data();
   S* t = to.data();
-  parallel_for(n_chains, [&](Index n) {
+  parallel_for(n_chains, cost::scalar * 2 * static_cast<double>(to.size()), [&](Index n) {
     const std::uint8_t* m = chain_mask(&mask, n, image);
     const Index o = n * image;
     for (Index i = 0; i < image; ++i)

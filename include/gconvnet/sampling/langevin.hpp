@@ -15,7 +15,9 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <type_traits>
 #include <vector>
@@ -75,18 +77,26 @@ struct LangevinWorkspace {
 
 namespace detail {
 
-// x ← shrink·x + drift·g + eps·z, elementwise; shared between threads in fixed blocks (no reduction,
-// so the result does not depend on the thread count).
+// One Langevin move of every chain with fresh noise: z = the N(0, 1) draws of
+// fill_standard_normal_parallel under `key` (written to z, the workspace's noise), then
+// out = shrink·x + drift·g + eps·z, elementwise. The blocks of detail::normal_block values are shared
+// among the threads, each generating, moving and checking its own block while it is in cache (no sum
+// over blocks, so the result does not depend on the thread count). Returns whether every value of
+// out is finite. out may be x.
 template <class S>
-void langevin_move(const S* x, const S* g, const S* z, S* out, Index size, S shrink, S drift, S eps) {
-  constexpr Index block = 1 << 14;
-  const Index blocks = (size + block - 1) / block;
-  parallel_for(blocks, [&](Index b) {
-    const Index begin = b * block, len = std::min(block, size - begin);
+bool langevin_move(std::uint64_t key, const S* x, const S* g, S* z, S* out, Index size, S shrink, S drift, S eps) {
+  const Index blocks = (size + normal_block - 1) / normal_block;
+  std::atomic<bool> finite{true};
+  const double work = (cost::normal + 5 * cost::scalar) * static_cast<double>(size);
+  parallel_for(blocks, work, [&](Index b) {
+    const Index begin = b * normal_block, len = std::min(normal_block, size - begin);
+    fill_normal_block(key, b, z + begin, len);
     Eigen::Map<const Vector<S>> xb(x + begin, len), gb(g + begin, len), zb(z + begin, len);
     Eigen::Map<Vector<S>> ob(out + begin, len);
     ob = shrink * xb + drift * gb + eps * zb;
+    if (!ob.allFinite()) finite.store(false, std::memory_order_relaxed);
   });
+  return finite.load();
 }
 
 }  // namespace detail
@@ -99,10 +109,11 @@ void langevin_move(const S* x, const S* g, const S* z, S* out, Index size, S shr
 /// requires: chains has N ≥ 1 images of the model's input shape; ε > 0, σ > 0, steps ≥ 0; a mask, if
 ///           any, shaped (C, H, W, 1) or (C, H, W, N).
 /// ensures:  noise and accept/reject draws come from `engine` only, in a fixed order (no hidden
-///           distribution state), so the same engine state and thread count give bit-identical chains,
-///           whether or not an observer watches, and one call of 2L steps equals two calls of L steps;
-///           fixed pixels keep their bits; ws.report (also returned) counts steps, proposals and
-///           acceptances.
+///           distribution state): each step draws one key for its noise (fill_standard_normal_parallel),
+///           then (MALA) one uniform per chain. So the same engine state gives bit-identical chains
+///           whatever the thread count, whether or not an observer watches, and one call of 2L steps
+///           equals two calls of L steps; fixed pixels keep their bits; ws.report (also returned)
+///           counts steps, proposals and acceptances.
 /// throws:   Error on bad options or shape; NumericalError naming the step and chain on NaN/Inf.
 /// Cost: one forward + top-down pass per step (MALA: one more per call); plain Langevin with an
 /// observer also evaluates the final state once.
@@ -143,17 +154,17 @@ LangevinReport langevin(const Model& model, Batch<typename Model::Scalar>& chain
     for (Index step = 0; step < options.steps; ++step) {
       model.score_and_gradient(chains, ws.scores, ws.gradient);
       report_state(step);
-      fill_standard_normal(engine, ws.noise);
+      const std::uint64_t key = random_bits64(engine);
       if (fixed) {  // the move into ws.proposal, then its free pixels into the chains
         ensure_shape(ws.proposal, shape_of(chains), n_chains);
-        detail::langevin_move(chains.data(), ws.gradient.data(), ws.noise.data(), ws.proposal.data(), size, shrink,
-                              drift, eps);
+        const bool finite = detail::langevin_move(key, chains.data(), ws.gradient.data(), ws.noise.data(),
+                                                  ws.proposal.data(), size, shrink, drift, eps);
         detail::copy_where(ws.proposal, chains, *fixed, false);
-      } else {
-        detail::langevin_move(chains.data(), ws.gradient.data(), ws.noise.data(), chains.data(), size, shrink,
-                              drift, eps);
+        if (!finite) detail::check_chains_finite(fn, chains, step, "plain Langevin step");
+      } else if (!detail::langevin_move(key, chains.data(), ws.gradient.data(), ws.noise.data(), chains.data(), size,
+                                        shrink, drift, eps)) {
+        detail::check_chains_finite(fn, chains, step, "plain Langevin step");
       }
-      detail::check_chains_finite(fn, chains, step, "plain Langevin step");
       ++ws.report.steps;
     }
     if constexpr (observing) {
@@ -175,11 +186,11 @@ LangevinReport langevin(const Model& model, Batch<typename Model::Scalar>& chain
   const double shrink_d = static_cast<double>(shrink), drift_d = static_cast<double>(drift);
   const Index image = size / n_chains;
   for (Index step = 0; step < options.steps; ++step) {
-    fill_standard_normal(engine, ws.noise);
-    detail::langevin_move(chains.data(), ws.gradient.data(), ws.noise.data(), ws.proposal.data(), size, shrink,
-                          drift, eps);
+    const std::uint64_t key = random_bits64(engine);
+    const bool finite = detail::langevin_move(key, chains.data(), ws.gradient.data(), ws.noise.data(),
+                                              ws.proposal.data(), size, shrink, drift, eps);
     if (fixed) detail::copy_where(chains, ws.proposal, *fixed, true);
-    detail::check_chains_finite(fn, ws.proposal, step, "MALA proposal");
+    if (!finite) detail::check_chains_finite(fn, ws.proposal, step, "MALA proposal");
     model.score_and_gradient(ws.proposal, ws.proposal_scores, ws.proposal_gradient);
     detail::chain_energies(ws.proposal, ws.proposal_scores, sigma, ws.proposal_energy);
     if constexpr (observing) detail::active_per_chain(model.last_pattern(), ws.gated_layers, ws.proposal_active);
@@ -189,7 +200,7 @@ LangevinReport langevin(const Model& model, Batch<typename Model::Scalar>& chain
     const S* g = ws.gradient.data();
     const S* y = ws.proposal.data();
     const S* h = ws.proposal_gradient.data();
-    detail::parallel_for(n_chains, [&](Index n) {
+    detail::parallel_for(n_chains, detail::cost::scalar * 4 * static_cast<double>(size), [&](Index n) {
       double forward = 0, backward = 0;
       const std::uint8_t* m = detail::chain_mask(fixed, n, image);
       for (Index j = 0; j < image; ++j) {

@@ -74,6 +74,16 @@ public:
 
   bool planned() const { return planned_; }
   int tile() const { return plan_.m; }
+  /// α = m + ⌈r/s⌉ − 1, the transform's extent.
+  Index alpha() const { return plan_.alpha; }
+  /// The geometry of the bottom-up (or, with `top_down`, the top-down) correlation for N images.
+  WinogradGeometry geometry(bool top_down, Index N) const {
+    WinogradGeometry g = top_down ? bwd_ : fwd_;
+    g.N = N;
+    return g;
+  }
+  /// Whether the top-down pass writes dx directly (stride 1, p ≤ r − 1) or through its phases.
+  bool direct_backward() const { return direct_backward_; }
 
   /// y = w ⋆ x + b (the layer's bottom-up pass); keeps x_s for accumulate_gradient.
   void forward(const S* weights, const S* bias, const Batch<S>& x, Batch<S>& y) {
@@ -122,7 +132,8 @@ public:
       winograd_filter_gradient_impl<decltype(a)::value, decltype(mo)::value>(geo, xs_.data(), dy.data(),
                                                                              du_.data(), gv_, gm_);
     });
-    dws_.noalias() = du_.lazyProduct(plan_.kron);  // (K·C_s × rs²)
+    dws_.resize(ks, rs_ * rs_);
+    rowwise_product(du_, plan_.kron, dws_);  // (K·C_s × rs²)
     if (s_ == 1) {
       Eigen::Map<Matrix<S>> g(gw, ks, rs_ * rs_);
       g.noalias() += scale * dws_;
@@ -149,6 +160,19 @@ public:
   }
 
 private:
+  // out = lhs · rhs (out sized already) coefficient by coefficient (no GEMM buffers to allocate), in
+  // blocks of 64 rows shared among the threads: every coefficient is computed the same way whatever
+  // the thread count.
+  template <class L, class R>
+  static void rowwise_product(const L& lhs, const R& rhs, Matrix<S>& out) {
+    constexpr Index rows = 64;
+    const double work = cost::mac * 4 * static_cast<double>(lhs.rows() * lhs.cols() * rhs.cols());
+    parallel_for(pieces_of(lhs.rows(), rows), work, [&](Index p) {
+      const Index r0 = p * rows, len = std::min(rows, lhs.rows() - r0);
+      out.middleRows(r0, len).noalias() = lhs.middleRows(r0, len).lazyProduct(rhs);
+    });
+  }
+
   // The transformed filters are kept until the weights change (optimizers write them in place through
   // parameters(), so they are compared, bit for bit, with a copy of those last transformed).
   void note_weights(const S* w) {
@@ -178,7 +202,7 @@ private:
     const Index ks = K_ * cs_;
     Eigen::Map<const Matrix<S>> wm(phase_filters(w), ks, rs_ * rs_);
     u_.resize(ks, plan_.positions());
-    u_.noalias() = wm.lazyProduct(plan_.kron.transpose());  // coefficient-based: no GEMM buffers to allocate
+    rowwise_product(wm, plan_.kron.transpose(), u_);
     filters_ready_ = true;
   }
 
@@ -187,7 +211,7 @@ private:
     const Index ks = K_ * cs_, a2 = plan_.positions();
     Eigen::Map<const Matrix<S>> wm(phase_filters(w), ks, rs_ * rs_);
     ut_.resize(ks, a2);
-    ut_.noalias() = wm.lazyProduct(plan_.kron_flipped.transpose());
+    rowwise_product(wm, plan_.kron_flipped.transpose(), ut_);
     ub_.resize(ks, a2);
     for (Index xi = 0; xi < a2; ++xi) {
       Eigen::Map<const Matrix<S>> from(ut_.data() + xi * ks, K_, cs_);
@@ -206,7 +230,7 @@ private:
     const S* xd = x.data();
     S* dst = xs_.data();
     const Index outer = Wp * N;
-    parallel_for(outer, [&](Index xn) {
+    parallel_for(outer, cost::scalar * 2 * static_cast<double>(need), [&](Index xn) {
       const Index X = xn % Wp, n = xn / Wp;
       S* col = dst + cs_ * Hp * xn;
       for (Index b = 0; b < s; ++b) {
@@ -237,7 +261,7 @@ private:
     const S* src = dy.data();
     S* dst = dyp_.data();
     const Index outer = Wp * N;
-    parallel_for(outer, [&](Index xn) {
+    parallel_for(outer, cost::scalar * 2 * static_cast<double>(need), [&](Index xn) {
       const Index X = xn % Wp, n = xn / Wp;
       S* col = dst + K * Hp * xn;
       const Index v = X - q;
@@ -260,7 +284,7 @@ private:
     const S* src = dxs_.data();
     S* xd = dx.data();
     const Index outer = W * N;
-    parallel_for(outer, [&](Index wn) {
+    parallel_for(outer, cost::scalar * 2 * static_cast<double>(dx.size()), [&](Index wn) {
       const Index w = wn % W, n = wn / W;
       const Index X = (w + p) / s, b = (w + p) % s;
       for (Index h = 0; h < H; ++h) {

@@ -23,10 +23,8 @@
 #include <vector>
 
 #include "gconvnet/core/tensor.hpp"
-
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+#include "gconvnet/detail/parallel.hpp"
+#include "gconvnet/layers/detail/gemm.hpp"
 
 // Eigen's packet types carry alignment attributes that GCC drops (and warns about) in template arguments.
 #if defined(__GNUC__) && !defined(__clang__)
@@ -419,28 +417,64 @@ struct WinogradScratch {
   std::vector<Vector<S>> v, m;  // one per thread: α²·C·chunk and α²·K·chunk
 };
 
-/// Number of OpenMP threads a parallel region will use (1 without OpenMP).
-inline int winograd_max_threads() {
-#ifdef _OPENMP
-  return omp_get_max_threads();
-#else
-  return 1;
-#endif
-}
-
-inline int winograd_thread_id() {
-#ifdef _OPENMP
-  return omp_get_thread_num();
-#else
-  return 0;
-#endif
-}
-
-/// Tiles per chunk: about 3 MB of transformed tiles and products per thread (the stages of one chunk
-/// meet in L2/L3; the products need enough columns to amortise the packing of U). Measured on Zen 4.
+/// Tiles per chunk at most: about 3 MB of transformed tiles and products per thread (the stages of one
+/// chunk meet in L2/L3; the products need enough columns to amortise the packing of U). Measured on Zen 4.
 inline Index winograd_chunk(Index alpha, Index C, Index K) {
   const Index per_tile = alpha * alpha * (C + K);
   return std::clamp<Index>((Index{768} * 1024) / per_tile, 16, 256) / 8 * 8;
+}
+
+/// Problems with at most this many tiles run as one block whose stages (input transform, the α²
+/// products, output transform) are each shared among the threads; larger ones as independent chunks.
+constexpr Index winograd_small_problem = 256;
+/// A large correlation is cut into about winograd_large_chunks chunks (three for each of 16 threads)
+/// of at least winograd_min_large_chunk tiles (each chunk packs the α² filter blocks again, so fewer,
+/// larger chunks are cheaper on one thread) and at most the cache limit winograd_chunk; its last
+/// quarter, up to winograd_tail_chunks chunks, is cut into chunks of winograd_tail_chunk tiles, so
+/// that threads handed the chunks dynamically finish together whatever their number (2 to 16).
+constexpr Index winograd_large_chunks = 48;
+constexpr Index winograd_min_large_chunk = 64;
+constexpr Index winograd_tail_chunk = 32;
+constexpr Index winograd_tail_chunks = 32;
+/// Tiles per step of the weight gradient: each step's α² products sum over this many tiles, and steps
+/// are summed in order.
+constexpr Index winograd_gradient_chunk = 256;
+
+/// How a correlation over T tiles is cut. shared: one block of T tiles whose three stages are shared
+/// among the threads (stage by stage). Otherwise `chunks` chunks, each transformed, multiplied and
+/// transformed back by one thread: first `large_chunks` of `large` tiles, then chunks of `small`
+/// tiles (the last one shorter). Depends on the problem only,
+/// never on the thread count.
+struct WinogradCut {
+  bool shared = true;
+  Index large = 0, large_chunks = 0, small = 0, chunks = 0;
+  /// First tile of chunk c.
+  Index begin(Index c) const { return c < large_chunks ? c * large : large_chunks * large + (c - large_chunks) * small; }
+  /// Tiles of chunk c (of T in all).
+  Index size(Index c, Index T) const { return std::min(c < large_chunks ? large : small, T - begin(c)); }
+};
+
+inline WinogradCut winograd_correlate_cut(Index alpha, Index C, Index K, Index T) {
+  WinogradCut c;
+  if (T <= winograd_small_problem) {
+    c.large = c.small = T, c.chunks = 1;
+    return c;
+  }
+  c.shared = false;
+  const Index limit = std::min(winograd_chunk(alpha, C, K), T);
+  c.large = std::clamp<Index>((pieces_of(T, winograd_large_chunks) + 7) / 8 * 8, std::min(winograd_min_large_chunk, limit),
+                              limit);
+  c.small = std::min(winograd_tail_chunk, c.large);
+  const Index tail = std::min(T / 4, winograd_tail_chunks * c.small);
+  c.large_chunks = (T - tail) / c.large;
+  c.chunks = c.large_chunks + pieces_of(T - c.large_chunks * c.large, c.small);
+  return c;
+}
+
+/// The cut of the weight gradient's products dU[ξ] (K×C) += M[ξ] (K×tb)·V[ξ]ᵀ (tb×C): per step of tb
+/// tiles, α²·split.pieces pieces (position ξ, block of rows or columns of dU[ξ]).
+inline GemmSplit winograd_gradient_split(Index alpha, Index C, Index K, Index tb) {
+  return gemm_split(K, C, tb, std::max<Index>(1, pieces_of(gemm_target_pieces, alpha * alpha)));
 }
 
 // Tile t → (n, tx, ty) with ty fastest.
@@ -451,59 +485,34 @@ inline void winograd_tile_coordinates(const WinogradGeometry& geo, Index t, Inde
   n = rest / geo.tiles_x;
 }
 
-/// Problems with at most this many tiles run as one block whose stages (input transform, the α²
-/// products, output transform) are each shared among the threads; larger ones as independent chunks.
-constexpr Index winograd_small_problem = 256;
-
-/// Calls f(i) for i in [0, n): as a worksharing loop (dynamic, `grain` iterations at a time) of the
-/// enclosing parallel region when `team`, as a plain loop otherwise. With one thread nothing enters
-/// OpenMP at all (libgomp allocates a team for every parallel region of one thread).
-template <class F>
-inline void winograd_for(Index n, Index grain, bool team, F&& f) {
-#ifdef _OPENMP
-  if (team) {
-#pragma omp for schedule(dynamic, grain)
-    for (Index i = 0; i < n; ++i) f(i);
-    return;
-  }
-#else
-  (void)grain, (void)team;
-#endif
-  for (Index i = 0; i < n; ++i) f(i);
+/// Estimated one-core nanoseconds of the tile transforms (in and out) of a correlation over T tiles,
+/// of its products, and of both.
+inline double winograd_transform_work(Index alpha, Index C, Index K, Index T) {
+  return cost::scalar * 2 * static_cast<double>(alpha * alpha) * static_cast<double>(C + K) * static_cast<double>(T);
 }
-
-/// Runs body() once per thread of a parallel region when `team`, once directly otherwise.
-template <class F>
-inline void winograd_region(bool team, F&& body) {
-#ifdef _OPENMP
-  if (team) {
-#pragma omp parallel
-    body();
-    return;
-  }
-#else
-  (void)team;
-#endif
-  body();
+inline double winograd_product_work(Index alpha, Index C, Index K, Index T) {
+  return cost::mac * static_cast<double>(alpha * alpha) * static_cast<double>(C * K) * static_cast<double>(T);
+}
+inline double winograd_work(Index alpha, Index C, Index K, Index T) {
+  return winograd_transform_work(alpha, C, K, T) + winograd_product_work(alpha, C, K, T);
 }
 
 /// y(k, u, v, n) = bias_k + Σ_{c,i,j} w(k, c, i, j)·xp(c, u + i, v + j, n) with U = transformed
-/// filters (α² blocks of K×C, ColMajor, block ξ at U + ξ·K·C). Large problems: chunks of tiles shared
-/// among the OpenMP threads, each chunk transformed, multiplied and transformed back by one thread in
-/// its own buffers. Small problems: one block, each stage shared. Which of the two is used depends
-/// on the problem only, and every product is computed the same way whichever thread takes it, so the
-/// result does not depend on the thread count; work is handed out dynamically, so a thread that the
-/// system holds back (a loaded machine) does not hold up the others.
+/// filters (α² blocks of K×C, ColMajor, block ξ at U + ξ·K·C), cut by winograd_correlate_cut: chunks
+/// (large ones, then a tail of small ones) shared among the OpenMP threads, each transformed, multiplied and transformed back by one thread in
+/// its own buffers; or, for small problems, one block whose stages are each shared. The cut depends on
+/// the problem only and every product is computed by one thread (gemm), so the result does not depend
+/// on the thread count; work is handed out dynamically, so a thread that the system holds back (a
+/// loaded machine) does not hold up the others.
 template <int A, int Mo, class S>
 void winograd_correlate_impl(const WinogradGeometry& geo, const S* xp, const S* U, const S* bias, S* y,
                              WinogradScratch<S>& scratch) {
   const Index C = geo.C, K = geo.K, T = geo.tiles();
-  const bool small = T <= winograd_small_problem;
-  const Index chunk = small ? T : std::min(winograd_chunk(A, C, K), T);
-  const Index chunks = (T + chunk - 1) / chunk;
-  const int max_threads = winograd_max_threads();
-  const bool team = max_threads > 1;
-  const int buffers = small ? 1 : max_threads;
+  const WinogradCut cut = winograd_correlate_cut(A, C, K, T);
+  const Index chunk = cut.large;  // the buffers' stride: tiles of the largest chunk
+  const double work = winograd_work(A, C, K, T);
+  // The buffers of every thread that may take a chunk (one for the shared block).
+  const int buffers = cut.shared ? 1 : max_threads();
   if (static_cast<int>(scratch.v.size()) < buffers) {
     scratch.v.resize(static_cast<std::size_t>(buffers));
     scratch.m.resize(static_cast<std::size_t>(buffers));
@@ -523,10 +532,8 @@ void winograd_correlate_impl(const WinogradGeometry& geo, const S* xp, const S* 
     winograd_input_tile<A, Mo>(xp + C * (ty * Mo) + x_col * (tx * Mo) + x_image * n, C, x_col, v + C * t, C * chunk);
   };
   auto multiply = [&](Index xi, Index tb, const S* v, S* m) {
-    Eigen::Map<const Matrix<S>> u(U + xi * K * C, K, C);
-    Eigen::Map<const Matrix<S>> vv(v + xi * C * chunk, C, tb);
-    Eigen::Map<Matrix<S>> mm(m + xi * K * chunk, K, tb);
-    mm.noalias() = u * vv;
+    std::fill(m + xi * K * chunk, m + xi * K * chunk + K * tb, S(0));
+    gemm(K, tb, C, S(1), U + xi * K * C, K, false, v + xi * C * chunk, C, false, m + xi * K * chunk, K);
   };
   auto transform_out = [&](Index t0, Index t, const S* m) {
     Index ty, tx, n;
@@ -536,47 +543,48 @@ void winograd_correlate_impl(const WinogradGeometry& geo, const S* xp, const S* 
                                 static_cast<int>(std::min<Index>(Mo, geo.Ho - u0)),
                                 static_cast<int>(std::min<Index>(Mo, geo.Wo - v0)));
   };
-  if (small) {
+  if (cut.shared) {
     S* v = scratch.v[0].data();
     S* m = scratch.m[0].data();
-    winograd_region(team, [&] {
-      winograd_for(T, 8, team, [&](Index t) { transform_in(0, t, v); });
-      winograd_for(A * A, 1, team, [&](Index xi) { multiply(xi, T, v, m); });
-      winograd_for(T, 8, team, [&](Index t) { transform_out(0, t, m); });
+    parallel_region(A * A, work, [&](bool team) {
+      team_for(T, team, [&](Index t) { transform_in(0, t, v); });
+      team_for(Index{A * A}, team, [&](Index xi) { multiply(xi, T, v, m); });
+      team_for(T, team, [&](Index t) { transform_out(0, t, m); });
     });
     return;
   }
-  winograd_region(team, [&] {
-    S* v = scratch.v[static_cast<std::size_t>(winograd_thread_id())].data();
-    S* m = scratch.m[static_cast<std::size_t>(winograd_thread_id())].data();
-    winograd_for(chunks, 1, team, [&](Index ch) {
-      const Index t0 = ch * chunk, tb = std::min(chunk, T - t0);
-      for (Index t = 0; t < tb; ++t) transform_in(t0, t, v);
-      for (Index xi = 0; xi < A * A; ++xi) multiply(xi, tb, v, m);
-      for (Index t = 0; t < tb; ++t) transform_out(t0, t, m);
-    });
+  parallel_for(cut.chunks, work, [&](Index ch) {
+    S* v = scratch.v[static_cast<std::size_t>(thread_index())].data();
+    S* m = scratch.m[static_cast<std::size_t>(thread_index())].data();
+    const Index t0 = cut.begin(ch), tb = cut.size(ch, T);
+    for (Index t = 0; t < tb; ++t) transform_in(t0, t, v);
+    for (Index xi = 0; xi < A * A; ++xi) multiply(xi, tb, v, m);
+    for (Index t = 0; t < tb; ++t) transform_out(t0, t, m);
   });
 }
 
 /// dU[ξ] += Σ_tiles (A dY Aᵀ)[ξ] · (Bᵀ d B)[ξ]ᵀ: the gradient of Σ ⟨dy, y⟩ with respect to the
-/// transformed filters U (α² blocks of K×C). Chunks of tiles are transformed in parallel, then the α²
-/// products are shared among the threads, so every block is summed over the chunks in one fixed order.
+/// transformed filters U (α² blocks of K×C). In steps of winograd_gradient_chunk tiles, summed in
+/// order: the tiles of a step are transformed in parallel, then its products are shared among the
+/// threads as the pieces of winograd_gradient_split (position ξ, block of dU[ξ]), each one gemm over
+/// all the step's tiles. Every entry of dU is thus summed in one fixed order whatever the thread count.
 template <int A, int Mo, class S>
 void winograd_filter_gradient_impl(const WinogradGeometry& geo, const S* xp, const S* dy, S* dU, Vector<S>& vbuf,
                                    Vector<S>& mbuf) {
   const Index C = geo.C, K = geo.K, T = geo.tiles();
-  const Index chunk = std::min<Index>(256, T);
+  const Index chunk = std::min<Index>(winograd_gradient_chunk, T);
   if (vbuf.size() < A * A * C * chunk) vbuf.resize(A * A * C * chunk);
   if (mbuf.size() < A * A * K * chunk) mbuf.resize(A * A * K * chunk);
   S* v = vbuf.data();
   S* m = mbuf.data();
   const Index x_col = C * geo.Hp, x_image = x_col * geo.Wp;
   const Index y_col = K * geo.Ho, y_image = y_col * geo.Wo;
-  const bool team = winograd_max_threads() > 1;
-  winograd_region(team, [&] {
+  const GemmSplit split = winograd_gradient_split(A, C, K, chunk);
+  const Index pieces = A * A * split.pieces;
+  parallel_region(pieces, winograd_work(A, C, K, T), [&](bool team) {
     for (Index t0 = 0; t0 < T; t0 += chunk) {
       const Index tb = std::min(chunk, T - t0);
-      winograd_for(tb, 8, team, [&](Index t) {
+      team_for(tb, team, [&](Index t) {
         Index ty, tx, n;
         winograd_tile_coordinates(geo, t0 + t, ty, tx, n);
         const Index u0 = ty * Mo, v0 = tx * Mo;
@@ -586,11 +594,18 @@ void winograd_filter_gradient_impl(const WinogradGeometry& geo, const S* xp, con
                                             static_cast<int>(std::min<Index>(Mo, geo.Wo - v0)), m + K * t,
                                             K * chunk);
       });
-      winograd_for(A * A, 1, team, [&](Index xi) {
-        Eigen::Map<Matrix<S>> du(dU + xi * K * C, K, C);
-        Eigen::Map<const Matrix<S>> mm(m + xi * K * chunk, K, tb);
-        Eigen::Map<const Matrix<S>> vv(v + xi * C * chunk, C, tb);
-        du.noalias() += mm * vv.transpose();
+      team_for(pieces, team, [&](Index piece) {
+        const Index xi = piece / split.pieces, begin = (piece % split.pieces) * split.size;
+        const S* mm = m + xi * K * chunk;  // K × tb
+        const S* vv = v + xi * C * chunk;  // C × tb
+        S* du = dU + xi * K * C;           // K × C
+        if (split.by_rows) {
+          const Index len = std::min(split.size, K - begin);
+          gemm(len, C, tb, S(1), mm + begin, K, false, vv, C, true, du + begin, K);
+        } else {
+          const Index len = std::min(split.size, C - begin);
+          gemm(K, len, tb, S(1), mm, K, false, vv + begin, C, true, du + K * begin, K);
+        }
       });
     }
   });
