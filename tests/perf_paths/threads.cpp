@@ -105,8 +105,8 @@ TEST_CASE("parallel_gemm: the product, cut by rows or columns, bit-identical wit
 
 TEST_CASE("the paper's net at 224x224 with 16 chains gives 16 threads enough pieces in every pass",
           "[perf_paths][threads][partition]") {
-  auto model = EnergyModel(Shape{3, 224, 224}, Conv<float>(100, 15, 3, 2), ReLU<float>{}, Conv<float>(64, 5, 1, 2),
-                           ReLU<float>{}, Conv<float>(30, 3, 1, 2), ReLU<float>{});
+  auto model = EnergyModel(Shape{3, 224, 224}, Conv<float>(100, 15).stride(3).padding(2), ReLU<float>{}, Conv<float>(64, 5).padding(2),
+                           ReLU<float>{}, Conv<float>(30, 3).padding(2), ReLU<float>{});
   const Index chains = 16;
   std::vector<detail::LoopCut> loops = {detail::langevin_move_cut(model.input_shape().size() * chains)};
   for (const auto& c : {detail::conv_loop_cuts(model.layer<0>(), chains), detail::conv_loop_cuts(model.layer<2>(), chains),
