@@ -378,10 +378,7 @@ int main(int argc, char** argv) try {
                "base category; classify held-out images both ways (Prop. 1(a), (b)), estimate log Z by AIS, "
                "synthesize from both (Xie et al. 2016, Sec. 2-3)"};
   RunOptions run_options;
-  run_options.threads = 1;  // as prototype_dictionary: see run_help.threads_note (issue 16)
   RunOptionHelp run_help;
-  run_help.threads_note = "; the matrices of this model are small, and on a loaded machine more threads mostly "
-                          "wait for each other";
   std::vector<std::string> folders;
   std::string layers = default_layers;
   Index held_out = 3, size = 32, mle_iterations = 600, chains = 8, langevin_steps = 20;

@@ -258,12 +258,9 @@ int main(int argc, char** argv) try {
       "chains; printed at initialisation and after learning with its Monte Carlo noise level and the ratio "
       "after / initialisation."};
   RunOptions run_options;
-  run_options.threads = 1;
   run_options.snapshot_every = 500;
   RunOptionHelp run_help;
   run_help.seeded = "patch positions, initial filters, Langevin noise";
-  run_help.threads_note = "; the matrices of this model are small, and on a loaded machine more threads mostly "
-                          "wait for each other";
   run_help.snapshot_flag = "--checkpoint-every";
   run_help.snapshot_what = "write the checkpoint";
   std::string image_path;

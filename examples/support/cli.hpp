@@ -36,7 +36,6 @@ struct RunOptions {
 /// The words of the shared options' help that differ between programs.
 struct RunOptionHelp {
   std::string seeded = "weights' initialisation, Langevin noise";  ///< what --seed seeds
-  std::string threads_note;                          ///< appended to the help of --threads
   std::string snapshot_flag = "--snapshot-every";    ///< the name of the cadence option
   std::string snapshot_what = "contact sheet and checkpoint";  ///< what it writes
 };
@@ -120,7 +119,7 @@ inline CLI::Validator existing_path() {
 inline void add_run_options(CLI::App& app, RunOptions& o, const RunOptionHelp& help = {}) {
   app.add_option("--out", o.out, "output directory (created)")->required();
   app.add_option("--seed", o.seed, "random seed (" + help.seeded + ")")->capture_default_str();
-  app.add_option("--threads", o.threads, "threads for OpenMP and Eigen (0: their default)" + help.threads_note)
+  app.add_option("--threads", o.threads, "threads for OpenMP and Eigen (0: their default, all cores)")
       ->check(non_negative_integer())->capture_default_str();
   app.add_option(help.snapshot_flag, o.snapshot_every, help.snapshot_what + " every N iterations")
       ->check(positive_integer())->capture_default_str();

@@ -85,11 +85,14 @@ TEST_CASE("MLE and CD learning give bit-identical weights and chains with one an
   options.chains = 4;
   options.langevin = {0.3, 3, 1.0};
   options.optimizer.momentum = 0.5;
+  const double default_work = detail::parallel_min_work();
   {
     const gconvnet::test::OmpThreads scope(2);
-    REQUIRE(detail::use_team(2, 0));  // with threshold 0 two pieces really go to a team of two
+    detail::set_parallel_min_work(0);
+    const bool team = detail::use_team(2, 0);
+    detail::set_parallel_min_work(default_work);
+    REQUIRE(team);  // with threshold 0 two pieces really go to a team of two
   }
-  const double default_work = detail::parallel_min_work();
   SECTION("MLE, persistent chains") {
     const auto one = run<MleLearner<Net>>(1, options, 4);
     for (double min_work : {default_work, 0.0}) {

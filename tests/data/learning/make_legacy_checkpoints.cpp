@@ -9,6 +9,11 @@
 //
 // For each of two learners it writes NAME.safetensors (after `first` iterations) and
 // NAME_continued.safetensors (a fresh learner loads NAME.safetensors and runs `more` iterations).
+// With --continued-only it writes only the continued files, from the NAME.safetensors already there:
+// how they were re-made with the code of the merge of issue 16 (the Langevin noise drawn from one key
+// per step, so the old code's continuation no longer applies), while the v1 files stay the old code's:
+//
+//   OMP_NUM_THREADS=1 /tmp/make_legacy tests/data/learning --continued-only
 // The models, observed images and options are formulas that the test repeats (keep them in sync).
 #include <cstdint>
 #include <iostream>
@@ -59,28 +64,33 @@ LearningOptions legacy_cd_options() {
 
 template <class Learner, class S>
 void make(const std::string& dir, const std::string& name, const LearningOptions& options, Index observed,
-          int first, int more) {
+          int first, int more, bool continued_only) {
   const Batch<S> data = legacy_observed<S>(observed);
-  auto model = legacy_model<S>(5);
-  Learner learner(model, data, options, 11);
-  for (int t = 0; t < first; ++t) learner.step();
-  io::save_checkpoint(learner, dir + "/" + name + ".safetensors");
+  if (!continued_only) {
+    auto model = legacy_model<S>(5);
+    Learner learner(model, data, options, 11);
+    for (int t = 0; t < first; ++t) learner.step();
+    io::save_checkpoint(learner, dir + "/" + name + ".safetensors");
+  }
   auto other = legacy_model<S>(6);
   Learner resumed(other, data, options, 12);
   io::load_checkpoint(resumed, dir + "/" + name + ".safetensors");
   for (int t = 0; t < more; ++t) resumed.step();
   io::save_checkpoint(resumed, dir + "/" + name + "_continued.safetensors");
-  std::cout << "wrote " << name << ".safetensors (iteration " << first << ") and " << name
-            << "_continued.safetensors (iteration " << resumed.iteration() << ")\n";
+  std::cout << "wrote " << (continued_only ? "" : name + ".safetensors (iteration " + std::to_string(first) + ") and ")
+            << name << "_continued.safetensors (iteration " << resumed.iteration() << ")\n";
 }
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::cerr << "usage: make_legacy_checkpoints OUTPUT_DIR\n";
+  const bool continued_only = argc == 3 && std::string(argv[2]) == "--continued-only";
+  if (argc != 2 && !continued_only) {
+    std::cerr << "usage: make_legacy_checkpoints OUTPUT_DIR [--continued-only]\n";
     return 2;
   }
   const std::string dir = argv[1];
-  make<MleLearner<DynamicModel<float>>, float>(dir, "legacy_v1_mle_float_sgd", legacy_mle_options(), 2, 3, 4);
-  make<CdLearner<DynamicModel<double>>, double>(dir, "legacy_v1_cd_double_adam", legacy_cd_options(), 2, 3, 4);
+  make<MleLearner<DynamicModel<float>>, float>(dir, "legacy_v1_mle_float_sgd", legacy_mle_options(), 2, 3, 4,
+                                               continued_only);
+  make<CdLearner<DynamicModel<double>>, double>(dir, "legacy_v1_cd_double_adam", legacy_cd_options(), 2, 3, 4,
+                                                continued_only);
   return 0;
 }
