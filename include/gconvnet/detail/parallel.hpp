@@ -10,7 +10,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <cmath>
 #include <cstddef>
+#include <cstdint>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -27,8 +30,7 @@ inline constexpr double normal = 5;    ///< one N(0, 1) draw
 }  // namespace cost
 
 /// Estimated one-core nanoseconds of work below which a loop runs on the calling thread: opening a
-/// region costs microseconds on an idle machine, and up to a scheduler time slice (milliseconds) on a
-/// loaded one, where a worker may wait for a core (docs/performance.md, "Threads").
+/// region costs microseconds on an idle machine (docs/performance.md, "Threads").
 #ifndef GCONVNET_PARALLEL_MIN_WORK
 #define GCONVNET_PARALLEL_MIN_WORK 500000
 #endif
@@ -38,12 +40,52 @@ inline std::atomic<double>& parallel_min_work_setting() {
   return ns;
 }
 
-/// The threshold (estimated nanoseconds) below which parallel_for runs inline.
+/// The threshold (estimated nanoseconds) below which parallel_for runs inline, before the team
+/// latency is taken into account (see team_latency).
 inline double parallel_min_work() { return parallel_min_work_setting().load(std::memory_order_relaxed); }
 
-/// Sets that threshold (tests: 0 sends every loop of two or more pieces to the team; benchmarks: to
-/// measure it). Results do not depend on it.
+/// Sets that threshold (benchmarks: to measure it; tests: 0 sends every loop of two or more pieces to
+/// the team, whatever the team latency). Results do not depend on it.
 inline void set_parallel_min_work(double ns) { parallel_min_work_setting().store(ns, std::memory_order_relaxed); }
+
+/// Nanoseconds on a monotonic clock.
+inline std::int64_t monotonic_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+/// How late the workers of recent teams started, in nanoseconds: on a loaded machine a worker may wait
+/// for a core for a scheduler time slice (milliseconds), and the region cannot end before it arrives,
+/// so a loop shorter than that is faster on one thread. Each region records the latest start of its
+/// workers; the estimate is the running mean of those (half old, half new), halved for every
+/// team_latency_half_life of age, so that an idle machine soon gets its teams back.
+struct TeamLatency {
+  std::atomic<double> ns{0};
+  std::atomic<std::int64_t> at{0};
+};
+inline TeamLatency& team_latency_state() {
+  static TeamLatency state;
+  return state;
+}
+constexpr double team_latency_half_life = 0.25e9;  // ns
+/// Loops below this many times the team latency run inline.
+constexpr double team_latency_factor = 3;
+
+/// The current estimate of how late workers start (ns).
+inline double team_latency(std::int64_t now = monotonic_ns()) {
+  const TeamLatency& t = team_latency_state();
+  const double age = static_cast<double>(now - t.at.load(std::memory_order_relaxed));
+  return t.ns.load(std::memory_order_relaxed) * std::exp2(-std::max(age, 0.0) / team_latency_half_life);
+}
+
+/// Records that the last worker of a team started `late` nanoseconds after the region began.
+inline void note_team_latency(double late) {
+  TeamLatency& t = team_latency_state();
+  const std::int64_t now = monotonic_ns();
+  const double mean = 0.5 * team_latency(now) + 0.5 * late;
+  t.ns.store(mean, std::memory_order_relaxed);
+  t.at.store(now, std::memory_order_relaxed);
+}
 
 /// Threads a team would have (omp_get_max_threads(); 1 without OpenMP).
 inline int max_threads() {
@@ -64,16 +106,31 @@ inline int thread_index() {
 }
 
 /// Whether `pieces` pieces of `work` estimated nanoseconds in all go to a team: more than one thread,
-/// at least two pieces, enough work, and not already inside a parallel region (a nested region would
-/// be a team of one, which libgomp allocates every time).
+/// at least two pieces, not already inside a parallel region (a nested region would be a team of one,
+/// which libgomp allocates every time), and enough work: at least parallel_min_work() and, unless that
+/// is 0, team_latency_factor times the team latency.
 inline bool use_team(std::ptrdiff_t pieces, double work) {
 #ifdef _OPENMP
-  return pieces >= 2 && work >= parallel_min_work() && omp_get_max_threads() > 1 && !omp_in_parallel();
+  if (pieces < 2 || omp_get_max_threads() < 2 || omp_in_parallel()) return false;
+  const double min_work = parallel_min_work();
+  if (min_work <= 0) return true;
+  return work >= min_work && work >= team_latency_factor * team_latency();
 #else
   (void)pieces, (void)work;
   return false;
 #endif
 }
+
+#ifdef _OPENMP
+/// Inside a team's region: records when the calling thread started (the latest start of the team in
+/// `latest`, nanoseconds after `begin`).
+inline void note_start(std::int64_t begin, std::atomic<std::int64_t>& latest) {
+  const std::int64_t late = monotonic_ns() - begin;
+  std::int64_t seen = latest.load(std::memory_order_relaxed);
+  while (late > seen && !latest.compare_exchange_weak(seen, late, std::memory_order_relaxed)) {
+  }
+}
+#endif
 
 /// Iterations handed out at a time to a team of `threads` sharing n: about 16 grains per thread, so that
 /// threads finish within a sixteenth of their share of each other.
@@ -92,8 +149,15 @@ void parallel_for(I n, double work, F&& body) {
 #ifdef _OPENMP
   if (use_team(static_cast<std::ptrdiff_t>(n), work)) {
     const I grain = static_cast<I>(dynamic_grain(static_cast<std::ptrdiff_t>(n), omp_get_max_threads()));
-#pragma omp parallel for schedule(dynamic, grain)
-    for (I i = 0; i < n; ++i) body(i);
+    const std::int64_t begin = monotonic_ns();
+    std::atomic<std::int64_t> latest{0};
+#pragma omp parallel
+    {
+      note_start(begin, latest);
+#pragma omp for schedule(dynamic, grain)
+      for (I i = 0; i < n; ++i) body(i);
+    }
+    note_team_latency(static_cast<double>(latest.load()));
     return;
   }
 #endif
@@ -106,8 +170,14 @@ template <class F>
 void parallel_region(std::ptrdiff_t pieces, double work, F&& body) {
 #ifdef _OPENMP
   if (use_team(pieces, work)) {
+    const std::int64_t begin = monotonic_ns();
+    std::atomic<std::int64_t> latest{0};
 #pragma omp parallel
-    body(true);
+    {
+      note_start(begin, latest);
+      body(true);
+    }
+    note_team_latency(static_cast<double>(latest.load()));
     return;
   }
 #endif
