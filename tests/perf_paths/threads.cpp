@@ -123,3 +123,27 @@ TEST_CASE("the paper's net at 224x224 with 16 chains gives 16 threads enough pie
   }
   CHECK(filled / work > 0.9);  // equal pieces fill over 90 % of 16 threads' time
 }
+
+TEST_CASE("team latency: slow starts keep small loops inline, the estimate decays, threshold 0 overrides",
+          "[perf_paths][threads][latency]") {
+  using detail::team_latency;
+  Threads scope(2, 1e5);  // two threads, loops from 0.1 ms (restored at the end)
+  for (int i = 0; i < 64; ++i) detail::note_team_latency(0);  // forget what earlier tests measured
+  const std::int64_t now = detail::monotonic_ns();
+  CHECK(team_latency(now) < 1.0);
+  detail::note_team_latency(4e6);  // a worker started 4 ms late (a loaded machine)
+  const std::int64_t at = detail::team_latency_state().at.load();
+  CHECK(team_latency(at) == Approx(2e6).epsilon(1e-12));                         // mean of old (≈ 0) and new
+  CHECK(team_latency(at + 250000000) == Approx(1e6).epsilon(1e-12));            // halved after 0.25 s
+  CHECK(team_latency(at + 1000000000) == Approx(2e6 / 16).epsilon(1e-12));      // and after 1 s, 1/16
+  detail::note_team_latency(4e6);
+  CHECK(team_latency() > 2e6);  // two slow starts in a row: the mean moves towards them
+#ifdef _OPENMP
+  CHECK_FALSE(detail::use_team(64, 5e6));  // 5 ms of work: below three times the ~3 ms latency
+  CHECK(detail::use_team(64, 5e7));        // 50 ms: worth the wait
+  detail::set_parallel_min_work(0);
+  CHECK(detail::use_team(64, 1.0));  // threshold 0 (tests): always a team
+#endif
+  for (int i = 0; i < 64; ++i) detail::note_team_latency(0);
+  CHECK(team_latency() < 1.0);
+}
