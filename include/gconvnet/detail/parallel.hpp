@@ -145,7 +145,7 @@ inline std::ptrdiff_t dynamic_grain(std::ptrdiff_t n, int threads) {
 /// (libgomp allocates a team for every region of one thread, and the hot path must not allocate).
 /// requires: the iterations are independent (each writes memory no other touches).
 template <class I, class F>
-void parallel_for(I n, double work, F&& body) {
+void parallel_for(I n, [[maybe_unused]] double work, F&& body) {
 #ifdef _OPENMP
   if (use_team(static_cast<std::ptrdiff_t>(n), work)) {
     const I grain = static_cast<I>(dynamic_grain(static_cast<std::ptrdiff_t>(n), omp_get_max_threads()));
@@ -167,7 +167,7 @@ void parallel_for(I n, double work, F&& body) {
 /// Runs body(team) once on every thread of a team (team = true) when use_team(pieces, work), once on
 /// the calling thread (team = false) otherwise; inside, team_for shares loops among the team.
 template <class F>
-void parallel_region(std::ptrdiff_t pieces, double work, F&& body) {
+void parallel_region([[maybe_unused]] std::ptrdiff_t pieces, [[maybe_unused]] double work, F&& body) {
 #ifdef _OPENMP
   if (use_team(pieces, work)) {
     const std::int64_t begin = monotonic_ns();

@@ -55,7 +55,7 @@ struct LearningOptions {
   /// IterationStats count every unit.) It needs the model's top-weighted parameter gradient, which an
   /// EnergyModel and a DynamicModel have and a CategoryView does not: a learner over such a model
   /// refuses a non-empty mask (learning.learner.observed_known_model in docs/errors.md).
-  PixelMask observed_known;
+  PixelMask observed_known{};
 };
 
 namespace detail {
