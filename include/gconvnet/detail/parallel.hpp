@@ -138,32 +138,6 @@ inline std::ptrdiff_t dynamic_grain(std::ptrdiff_t n, int threads) {
   return std::max<std::ptrdiff_t>(1, n / (16 * static_cast<std::ptrdiff_t>(std::max(threads, 1))));
 }
 
-/// Calls body(i) for i = 0, …, n−1: shared among the OpenMP threads when use_team(n, work), handed out
-/// dynamically (a thread the system holds back does not hold up the others), otherwise in order on the
-/// calling thread. Every team has all omp_get_max_threads() threads, so libgomp reuses one team and
-/// allocates nothing after the first region; with a single thread nothing enters OpenMP at all
-/// (libgomp allocates a team for every region of one thread, and the hot path must not allocate).
-/// requires: the iterations are independent (each writes memory no other touches).
-template <class I, class F>
-void parallel_for(I n, [[maybe_unused]] double work, F&& body) {
-#ifdef _OPENMP
-  if (use_team(static_cast<std::ptrdiff_t>(n), work)) {
-    const I grain = static_cast<I>(dynamic_grain(static_cast<std::ptrdiff_t>(n), omp_get_max_threads()));
-    const std::int64_t begin = monotonic_ns();
-    std::atomic<std::int64_t> latest{0};
-#pragma omp parallel
-    {
-      note_start(begin, latest);
-#pragma omp for schedule(dynamic, grain)
-      for (I i = 0; i < n; ++i) body(i);
-    }
-    note_team_latency(static_cast<double>(latest.load()));
-    return;
-  }
-#endif
-  for (I i = 0; i < n; ++i) body(i);
-}
-
 /// Runs body(team) once on every thread of a team (team = true) when use_team(pieces, work), once on
 /// the calling thread (team = false) otherwise; inside, team_for shares loops among the team.
 template <class F>
@@ -199,6 +173,17 @@ void team_for(I n, bool team, F&& f) {
   (void)team;
 #endif
   for (I i = 0; i < n; ++i) f(i);
+}
+
+/// Calls body(i) for i = 0, …, n−1: shared among the OpenMP threads when use_team(n, work), handed out
+/// dynamically (a thread the system holds back does not hold up the others), otherwise in order on the
+/// calling thread. Every team has all omp_get_max_threads() threads, so libgomp reuses one team and
+/// allocates nothing after the first region; with a single thread nothing enters OpenMP at all
+/// (libgomp allocates a team for every region of one thread, and the hot path must not allocate).
+/// requires: the iterations are independent (each writes memory no other touches).
+template <class I, class F>
+void parallel_for(I n, double work, F&& body) {
+  parallel_region(static_cast<std::ptrdiff_t>(n), work, [&](bool team) { team_for(n, team, body); });
 }
 
 /// Pieces of at most `size` items (size ≥ 1) covering n items: ⌈n / size⌉.
