@@ -5,6 +5,7 @@
 #include <gconvnet/testing/gradient_check.hpp>
 
 #include <cmath>
+#include <limits>
 #include <random>
 
 #include <catch2/catch.hpp>
@@ -47,6 +48,25 @@ TEMPLATE_TEST_CASE("ReLU forward, its pattern and its top-down pass equal the de
   r1.configure(Shape{1, 1, 1});
   r1.forward(zero, y, p);
   CHECK(p.gate(0, 0, 0, 0) == S(0));
+  // a NaN input stays NaN (the model's finite checks see it), its unit off
+  zero(0, 0, 0, 0) = std::numeric_limits<S>::quiet_NaN();
+  r1.forward(zero, y, p);
+  CHECK(std::isnan(y(0, 0, 0, 0)));
+  CHECK(p.gate(0, 0, 0, 0) == S(0));
+  // an input of several elementwise blocks (each block its own loop)
+  const Shape large{3, 100, 100};
+  ReLU<S> r2;
+  r2.configure(large);
+  const Batch<S> xl = ref::random_batch<S>(large, 2, engine);
+  REQUIRE(xl.size() > 3 * detail::elementwise_block);
+  r2.forward(xl, y, p);
+  wrong = 0;
+  for (Index i = 0; i < xl.size(); ++i) {
+    const S xi = xl.data()[i];
+    wrong += y.data()[i] != (xi > 0 ? xi : S(0));
+    wrong += p.gate.data()[i] != (xi > 0 ? S(1) : S(0));
+  }
+  CHECK(wrong == 0);
 }
 
 TEMPLATE_TEST_CASE("Softplus forward, its gate h' and its top-down pass equal the definition", "[layers][softplus]",

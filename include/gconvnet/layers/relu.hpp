@@ -29,10 +29,17 @@ public:
     ensure_shape(y, shape_, n);
     ensure_shape(pattern.gate, shape_, n);
     const Index size = x.size();
+    const S* in = x.data();
+    S* gate = pattern.gate.data();
+    S* out = y.data();
+    // A plain loop, which the compiler vectorises (Eigen 3.4 evaluates the cast of a comparison one
+    // value at a time); y is std::max(x, 0), as Eigen's max gives, NaN and −0 included.
     detail::parallel_blocks(size, detail::cost::scalar * 3 * static_cast<double>(size), [&](Index b, Index len) {
-      const auto xa = as_vector(x).segment(b, len).array();
-      as_vector(pattern.gate).segment(b, len).array() = (xa > S(0)).template cast<S>();
-      as_vector(y).segment(b, len).array() = xa.max(S(0));
+      for (Index i = b; i < b + len; ++i) {
+        const S v = in[i];
+        gate[i] = v > S(0) ? S(1) : S(0);
+        out[i] = v < S(0) ? S(0) : v;
+      }
     });
   }
 
