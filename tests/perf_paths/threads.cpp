@@ -6,7 +6,9 @@
 #include <gconvnet/layers/detail/partition.hpp>
 
 #include <cstring>
+#include <limits>
 #include <random>
+#include <tuple>
 #include <vector>
 
 #ifdef _OPENMP
@@ -101,6 +103,56 @@ TEST_CASE("parallel_gemm: the product, cut by rows or columns, bit-identical wit
   CHECK((!cols.by_rows && cols.pieces > 1 && cols.size % 16 == 0 && (cols.pieces - 1) * cols.size < 3000));
   CHECK((rows.by_rows && rows.pieces > 1 && (rows.pieces - 1) * rows.size < 2500 && rows.pieces * rows.size >= 2500));
   CHECK(detail::gemm_split(5, 7, 3).pieces == 1);
+}
+
+TEST_CASE("gemm_packed_lhs: the left operand packed once gives gemm's product bit for bit",
+          "[perf_paths][gemm]") {
+  std::mt19937_64 engine(5);
+  auto check = [&](auto zero, Index m, Index n, Index k, bool packed_path) {
+    using S = decltype(zero);
+    CAPTURE(sizeof(S), m, n, k);
+    Matrix<S> a(m, k), b(k, n);
+    fill_standard_normal(engine, a.data(), a.size());
+    fill_standard_normal(engine, b.data(), b.size());
+    const detail::LhsPacking packing = detail::lhs_packing<S>(m, n, k);
+    // the packed path is taken where it should be (so the comparison below is not gemm against itself)
+    CHECK((packing.rows > 0) == packed_path);
+    // packed behind a block already in the buffer, as the Winograd layer keeps its α² blocks
+    Vector<S> packed = Vector<S>::Constant(2 * packing.size(m) + 1, S(7));
+    S* at = packed.data() + packing.size(m);
+    if (packing.rows > 0) detail::pack_lhs(m, k, a.data(), m, packing, at);
+    const Matrix<S> c0 = Matrix<S>::Constant(m, n, S(0.5));
+    Matrix<S> expected = c0, got = c0;
+    detail::gemm(m, n, k, S(0.75), a.data(), m, false, b.data(), k, false, expected.data(), m);
+    detail::gemm_packed_lhs(m, n, k, S(0.75), a.data(), m, packing, at, b.data(), k, got.data(), m);
+    CHECK(bit_identical(expected.data(), got.data(), expected.size()));
+    // and the product is right: k terms of size ~1
+    Matrix<S> reference = c0;
+    reference.noalias() += S(0.75) * a.lazyProduct(b);
+    CHECK((got - reference).cwiseAbs().maxCoeff() <= S(64) * std::numeric_limits<S>::epsilon() * static_cast<S>(k));
+    // a packing that is not gemm's for this product falls back to gemm
+    if (packing.rows > 0) {
+      detail::LhsPacking other = packing;
+      other.rows = packing.rows + 1;
+      Matrix<S> fallback = c0;
+      detail::gemm_packed_lhs(m, n, k, S(0.75), a.data(), m, other, at, b.data(), k, fallback.data(), m);
+      CHECK(bit_identical(expected.data(), fallback.data(), expected.size()));
+    }
+  };
+  // the texture net's Winograd products (K × tiles × C, bottom-up and top-down, chunks of 64, 32 and
+  // fewer tiles), among them ones that Eigen packs in several row blocks (e.g. 30 × 16 × 64: rows of 24)
+  // or several column blocks (40 × 3000 × 64), a product too small to block, and one too deep to pack
+  // A over its whole depth (then gemm_packed_lhs is gemm)
+  const std::vector<std::tuple<Index, Index, Index>> shapes{{64, 64, 100}, {100, 32, 64}, {30, 16, 64}, {100, 45, 27},
+                                                           {27, 61, 100}, {64, 64, 30},  {13, 7, 5},   {40, 3000, 64},
+                                                           {64, 40, 5000}};
+  bool several_row_blocks = false;
+  for (auto [m, n, k] : shapes) {
+    check(float{}, m, n, k, k < 5000);
+    check(double{}, m, n, k, k < 5000);
+    several_row_blocks = several_row_blocks || detail::lhs_packing<float>(m, n, k).rows < m;
+  }
+  CHECK(several_row_blocks);
 }
 
 TEST_CASE("the paper's net at 224x224 with 16 chains gives 16 threads enough pieces in every pass",

@@ -95,8 +95,8 @@ public:
     ensure_shape(y, out_, N);
     const WinogradGeometry geo = fwd_;
     winograd_dispatch(plan_.m, plan_.r, [&](auto a, auto mo) {
-      winograd_correlate_impl<decltype(a)::value, decltype(mo)::value>(geo, xs_.data(), u_.data(), bias,
-                                                                       y.data(), scratch_);
+      winograd_correlate_impl<decltype(a)::value, decltype(mo)::value>(geo, xs_.data(), u_.data(), packed_u_,
+                                                                       bias, y.data(), scratch_);
     });
   }
 
@@ -116,7 +116,7 @@ public:
     }
     const WinogradGeometry geo = bwd_;
     winograd_dispatch(plan_.m, plan_.r, [&](auto a, auto mo) {
-      winograd_correlate_impl<decltype(a)::value, decltype(mo)::value>(geo, dyp_.data(), ub_.data(),
+      winograd_correlate_impl<decltype(a)::value, decltype(mo)::value>(geo, dyp_.data(), ub_.data(), packed_ub_,
                                                                        static_cast<const S*>(nullptr), target, scratch_);
     });
     if (!direct_backward_) gather_phases(dx);
@@ -153,7 +153,8 @@ public:
   /// Scalars held by the buffers (inputs, transforms, per-thread scratch, gradient buffers).
   Index buffer_size() const {
     Index n = static_cast<Index>(weights_seen_.size()) + xs_.size() + dyp_.size() + dxs_.size() + u_.size() +
-              ub_.size() + ut_.size() + ws_.size() + du_.size() + dws_.size() + gv_.size() + gm_.size();
+              packed_u_.data.size() + ub_.size() + packed_ub_.data.size() + ut_.size() + ws_.size() + du_.size() + dws_.size() +
+              gv_.size() + gm_.size();
     for (const auto& v : scratch_.v) n += v.size();
     for (const auto& v : scratch_.m) n += v.size();
     return n;
@@ -203,6 +204,7 @@ private:
     Eigen::Map<const Matrix<S>> wm(phase_filters(w), ks, rs_ * rs_);
     u_.resize(ks, plan_.positions());
     rowwise_product(wm, plan_.kron.transpose(), u_);
+    packed_u_.valid = false;
     filters_ready_ = true;
   }
 
@@ -218,6 +220,7 @@ private:
       Eigen::Map<Matrix<S>> to(ub_.data() + xi * ks, cs_, K_);
       to = from.transpose();
     }
+    packed_ub_.valid = false;
     flipped_ready_ = true;
   }
 
@@ -308,6 +311,7 @@ private:
   WinogradGeometry fwd_, bwd_;
   Vector<S> xs_, dyp_, dxs_;
   Matrix<S> ws_, u_, ut_, ub_;
+  WinogradPackedFilters<S> packed_u_, packed_ub_;  // u_, ub_ packed for the products
   WinogradScratch<S> scratch_;
   mutable Matrix<S> du_, dws_;
   mutable Vector<S> gv_, gm_;

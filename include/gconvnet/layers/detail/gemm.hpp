@@ -19,6 +19,11 @@
 
 namespace gconvnet::detail {
 
+/// The blocking of a one-thread product of m×n×k (as gemm() computes it).
+template <class S>
+using OneThreadBlocking =
+    Eigen::internal::gemm_blocking_space<Eigen::ColMajor, S, S, Eigen::Dynamic, Eigen::Dynamic, Eigen::Dynamic, 1, false>;
+
 /// C (m×n, ColMajor, leading dimension ldc) += alpha · op(A) · op(B), on the calling thread whatever
 /// Eigen::nbThreads() says. op(A) is m×k: A ColMajor with leading dimension lda, or, with
 /// transpose_a, the transpose of a ColMajor k×m A. Likewise op(B) (k×n). Allocates only where Eigen's
@@ -28,8 +33,7 @@ void gemm(Index m, Index n, Index k, S alpha, const S* a, Index lda, bool transp
           bool transpose_b, S* c, Index ldc) {
   if (m <= 0 || n <= 0 || k <= 0) return;
   using namespace Eigen::internal;
-  gemm_blocking_space<Eigen::ColMajor, S, S, Eigen::Dynamic, Eigen::Dynamic, Eigen::Dynamic, 1, false> blocking(
-      m, n, k, 1, true);
+  OneThreadBlocking<S> blocking(m, n, k, 1, true);
   auto run = [&](auto lhs_order, auto rhs_order) {
     constexpr int L = decltype(lhs_order)::value, R = decltype(rhs_order)::value;
 #if EIGEN_VERSION_AT_LEAST(3, 3, 90)
@@ -46,6 +50,96 @@ void gemm(Index m, Index n, Index k, S alpha, const S* a, Index lda, bool transp
   else if (!transpose_a) run(Col{}, Row{});
   else if (!transpose_b) run(Row{}, Col{});
   else run(Row{}, Row{});
+}
+
+/// How gemm() packs the left operand A (m×k, ColMajor, not transposed) of an m×n×k product: in row
+/// blocks of `rows` (the last one shorter), each over the whole depth, block b at b·stride in a packed
+/// buffer (stride: rows·k rounded up to Eigen's largest alignment, as the kernel loads packed blocks
+/// with aligned loads). rows = 0 where A is not packed so (its depth is blocked, or Eigen is older than
+/// 3.4): gemm_packed_lhs is then gemm().
+struct LhsPacking {
+  Index rows = 0, stride = 0;
+  bool operator==(const LhsPacking& o) const { return rows == o.rows && stride == o.stride; }
+  bool operator!=(const LhsPacking& o) const { return !(*this == o); }
+  /// Scalars of the packed A of m rows.
+  Index size(Index m) const { return rows > 0 ? pieces_of(m, rows) * stride : 0; }
+};
+
+template <class S>
+LhsPacking lhs_packing(const OneThreadBlocking<S>& blocking, Index m, Index k) {
+  LhsPacking p;
+#if EIGEN_VERSION_AT_LEAST(3, 3, 90)
+  if (blocking.kc() != k) return p;
+  constexpr Index align = std::max<Index>(1, EIGEN_MAX_ALIGN_BYTES / static_cast<Index>(sizeof(S)));
+  p.rows = std::min(m, blocking.mc());
+  p.stride = (p.rows * k + align - 1) / align * align;
+#else
+  (void)blocking, (void)m, (void)k;
+#endif
+  return p;
+}
+/// The packing gemm() of an m×n×k product uses for A.
+template <class S>
+LhsPacking lhs_packing(Index m, Index n, Index k) {
+  return lhs_packing<S>(OneThreadBlocking<S>(m, n, k, 1, true), m, k);
+}
+
+/// A (m×k, ColMajor, leading dimension lda) packed by `packing` (lhs_packing's, rows > 0) into out
+/// (packing.size(m) scalars, aligned to EIGEN_MAX_ALIGN_BYTES), as gemm() packs it.
+template <class S>
+void pack_lhs([[maybe_unused]] Index m, [[maybe_unused]] Index k, [[maybe_unused]] const S* a,
+              [[maybe_unused]] Index lda, [[maybe_unused]] const LhsPacking& packing, [[maybe_unused]] S* out) {
+#if EIGEN_VERSION_AT_LEAST(3, 3, 90)
+  using namespace Eigen::internal;
+  using Traits = gebp_traits<S, S>;
+  using Mapper = const_blas_data_mapper<S, Index, Eigen::ColMajor>;
+  gemm_pack_lhs<S, Index, Mapper, Traits::mr, Traits::LhsProgress, typename Traits::LhsPacket4Packing, Eigen::ColMajor>
+      pack;
+  for (Index i = 0, b = 0; i < m; i += packing.rows, ++b)
+    pack(out + b * packing.stride, Mapper(a + i, lda), k, std::min(packing.rows, m - i));
+#endif
+}
+
+/// C (m×n, ColMajor, ldc) += alpha · A · B (B k×n ColMajor, ldb) with A given twice: as it is (a, lda)
+/// and packed by pack_lhs with `packing`. Where that is how gemm() packs A for this product
+/// (lhs_packing(m, n, k)), this is gemm() without packing A, bit for bit: the same blocking, the same
+/// packed right-hand blocks and kernel calls in the same order; otherwise it is gemm(). For many
+/// products with one A (the Winograd correlation's transformed filters against chunks of tiles).
+template <class S>
+void gemm_packed_lhs(Index m, Index n, Index k, S alpha, const S* a, Index lda, const LhsPacking& packing,
+                     const S* packed_a, const S* b, Index ldb, S* c, Index ldc) {
+  if (m <= 0 || n <= 0 || k <= 0) return;
+  using namespace Eigen::internal;
+  OneThreadBlocking<S> blocking(m, n, k, 1, true);
+  if (packing.rows == 0 || lhs_packing<S>(blocking, m, k) != packing) {
+    gemm(m, n, k, alpha, a, lda, false, b, ldb, false, c, ldc);
+    return;
+  }
+#if EIGEN_VERSION_AT_LEAST(3, 3, 90)
+  // general_matrix_matrix_product's one-thread loop with kc = k, the packing of A left out
+  using Traits = gebp_traits<S, S>;
+  using RhsMapper = const_blas_data_mapper<S, Index, Eigen::ColMajor>;
+  using ResMapper = blas_data_mapper<S, Index, Eigen::ColMajor, Eigen::Unaligned, 1>;
+  gemm_pack_rhs<S, Index, RhsMapper, Traits::nr, Eigen::ColMajor> pack_rhs;
+  gebp_kernel<S, S, Index, ResMapper, Traits::mr, Traits::nr, false, false> gebp;
+  const Index mc = packing.rows, nc = std::min(n, blocking.nc());
+  const std::size_t size_b = static_cast<std::size_t>(k * nc);
+  namespace internal = Eigen::internal;  // named so by the macro below
+  ei_declare_aligned_stack_constructed_variable(S, block_b, size_b, blocking.blockB());
+  const bool pack_rhs_once = mc != m && nc == n;
+  const RhsMapper rhs(b, ldb);
+  const ResMapper res(c, ldc, 1);
+  for (Index i = 0, block = 0; i < m; i += mc, ++block) {
+    const Index rows = std::min(i + mc, m) - i;
+    for (Index j = 0; j < n; j += nc) {
+      const Index cols = std::min(j + nc, n) - j;
+      if (!pack_rhs_once || i == 0) pack_rhs(block_b, rhs.getSubMapper(0, j), k, cols);
+      gebp(res.getSubMapper(i, j), packed_a + block * packing.stride, block_b, rows, k, cols, alpha);
+    }
+  }
+#else
+  (void)packed_a;
+#endif
 }
 
 /// How a product C (m×n) = A (m×k)·B (k×n) is cut into pieces: `pieces` blocks of `size` rows of C

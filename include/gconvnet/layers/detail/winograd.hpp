@@ -417,6 +417,16 @@ struct WinogradScratch {
   std::vector<Vector<S>> v, m;  // one per thread: α²·C·chunk and α²·K·chunk
 };
 
+/// The transformed filters of one correlation (α² blocks of K×C) packed for the chunks' products
+/// (gemm_packed_lhs), block ξ at ξ·packing.size(K): packed once, not once per chunk; again only when
+/// the owner marks the filters changed (valid = false) or the chunk size asks for another packing.
+template <class S>
+struct WinogradPackedFilters {
+  LhsPacking packing;
+  Vector<S> data;
+  bool valid = false;
+};
+
 /// Tiles per chunk at most: about 3 MB of transformed tiles and products per thread (the stages of one
 /// chunk meet in L2/L3; the products need enough columns to amortise the packing of U). Measured on Zen 4.
 inline Index winograd_chunk(Index alpha, Index C, Index K) {
@@ -428,8 +438,9 @@ inline Index winograd_chunk(Index alpha, Index C, Index K) {
 /// products, output transform) are each shared among the threads; larger ones as independent chunks.
 constexpr Index winograd_small_problem = 256;
 /// A large correlation is cut into about winograd_large_chunks chunks (three for each of 16 threads)
-/// of at least winograd_min_large_chunk tiles (each chunk packs the α² filter blocks again, so fewer,
-/// larger chunks are cheaper on one thread) and at most the cache limit winograd_chunk; its last
+/// of at least winograd_min_large_chunk tiles (each chunk packs its tiles for the products, and wider
+/// products run faster, so fewer, larger chunks are cheaper on one thread) and at most the cache
+/// limit winograd_chunk; its last
 /// quarter, up to winograd_tail_chunks chunks, is cut into chunks of winograd_tail_chunk tiles, so
 /// that threads handed the chunks dynamically finish together whatever their number (2 to 16).
 constexpr Index winograd_large_chunks = 48;
@@ -498,19 +509,32 @@ inline double winograd_work(Index alpha, Index C, Index K, Index T) {
 }
 
 /// y(k, u, v, n) = bias_k + Σ_{c,i,j} w(k, c, i, j)·xp(c, u + i, v + j, n) with U = transformed
-/// filters (α² blocks of K×C, ColMajor, block ξ at U + ξ·K·C), cut by winograd_correlate_cut: chunks
+/// filters (α² blocks of K×C, ColMajor, block ξ at U + ξ·K·C; `packed` holds them packed for the
+/// products, refreshed here if not valid), cut by winograd_correlate_cut: chunks
 /// (large ones, then a tail of small ones) shared among the OpenMP threads, each transformed, multiplied and transformed back by one thread in
 /// its own buffers; or, for small problems, one block whose stages are each shared. The cut depends on
 /// the problem only and every product is computed by one thread (gemm), so the result does not depend
 /// on the thread count; work is handed out dynamically, so a thread that the system holds back (a
 /// loaded machine) does not hold up the others.
 template <int A, int Mo, class S>
-void winograd_correlate_impl(const WinogradGeometry& geo, const S* xp, const S* U, const S* bias, S* y,
-                             WinogradScratch<S>& scratch) {
+void winograd_correlate_impl(const WinogradGeometry& geo, const S* xp, const S* U, WinogradPackedFilters<S>& packed,
+                             const S* bias, S* y, WinogradScratch<S>& scratch) {
   const Index C = geo.C, K = geo.K, T = geo.tiles();
   const WinogradCut cut = winograd_correlate_cut(A, C, K, T);
   const Index chunk = cut.large;  // the buffers' stride: tiles of the largest chunk
   const double work = winograd_work(A, C, K, T);
+  // U packed as the products of `chunk` tiles pack it (rows = 0: their depth is blocked, no packing)
+  const LhsPacking packing = lhs_packing<S>(K, chunk, C);
+  const Index packed_size = packing.size(K);
+  if (packing.rows > 0 && (!packed.valid || packed.packing != packing)) {
+    if (packed.data.size() < A * A * packed_size) packed.data.resize(A * A * packed_size);
+    S* out = packed.data.data();
+    parallel_for(Index{A * A}, cost::scalar * 2 * static_cast<double>(A * A * K * C), [&](Index xi) {
+      pack_lhs(K, C, U + xi * K * C, K, packing, out + xi * packed_size);
+    });
+    packed.packing = packing;
+    packed.valid = true;
+  }
   // The buffers of every thread that may take a chunk (one for the shared block).
   const int buffers = cut.shared ? 1 : max_threads();
   if (static_cast<int>(scratch.v.size()) < buffers) {
@@ -533,7 +557,11 @@ void winograd_correlate_impl(const WinogradGeometry& geo, const S* xp, const S* 
   };
   auto multiply = [&](Index xi, Index tb, const S* v, S* m) {
     std::fill(m + xi * K * chunk, m + xi * K * chunk + K * tb, S(0));
-    gemm(K, tb, C, S(1), U + xi * K * C, K, false, v + xi * C * chunk, C, false, m + xi * K * chunk, K);
+    if (packing.rows > 0)
+      gemm_packed_lhs(K, tb, C, S(1), U + xi * K * C, K, packing, packed.data.data() + xi * packed_size,
+                      v + xi * C * chunk, C, m + xi * K * chunk, K);
+    else
+      gemm(K, tb, C, S(1), U + xi * K * C, K, false, v + xi * C * chunk, C, false, m + xi * K * chunk, K);
   };
   auto transform_out = [&](Index t0, Index t, const S* m) {
     Index ty, tx, n;
