@@ -3,7 +3,7 @@
 // GEMM throughput at the shape of the net's largest convolution, and how it scales with the threads.
 //
 //   bench_langevin [--net texture|objects|cd|prototype] [--json] [--sizes 224,112,64] [--chains 1,16]
-//                  [--threads 1,2,4,...] [--repeats N] [--algorithm auto|im2col|winograd]
+//                  [--threads 1,2,4,...] [--repeats N] [--rounds R] [--algorithm auto|im2col|winograd]
 //                  [--min-work NS] [--print-partition T]
 //
 // --net picks the net and its defaults: texture (above; L = 10), or the default nets of the small
@@ -21,7 +21,12 @@
 // Threads: --threads lists thread counts up to the machine's (default 1, 2, 4, … and the core count).
 // Every size and chain count also runs on one thread (first, if the list lacks 1): speed-up is the
 // 1-thread time over the t-thread time, efficiency the speed-up over t, for the step, the iteration and
-// the GEMM; a summary line per configuration follows the table. --min-work sets the work (estimated
+// the GEMM; a summary line per configuration follows the table. Timings are the best of --repeats
+// (default 10; the learning iteration a third as many) in each of --rounds rounds (default 5) that run
+// the thread counts in turn (1, 2, …, 1, 2, …), each in a fresh child process: on a shared machine
+// other work comes and goes over seconds, and interleaved rounds give every thread count the same
+// chance of a quiet spell, where one pass per thread count lets a slow spell fall on one of them.
+// --min-work sets the work (estimated
 // one-core nanoseconds) below which a parallel loop stays on the calling thread
 // (detail::set_parallel_min_work). --print-partition T prints, without running anything, every
 // parallel loop of the net at each size and chain count: pass, pieces, what a piece is, whether it
@@ -280,12 +285,12 @@ int main(int argc, char** argv) {
   std::vector<Index> sizes, chain_counts, thread_counts;
   for (int t = 1; t < cores; t *= 2) thread_counts.push_back(t);
   thread_counts.push_back(cores);
-  int repeats = 5, partition_threads = 0;
+  int repeats = 10, rounds = 5, partition_threads = 0;
   double min_work = -1;
   ConvAlgorithm algorithm = ConvAlgorithm::automatic;
   std::string algorithm_name = "auto";
   const char* usage =
-      "usage: bench_langevin [--net texture|objects|cd|prototype] [--json] [--sizes 224,112,64] [--chains 1,16] [--threads 1,2,...] [--repeats N]"
+      "usage: bench_langevin [--net texture|objects|cd|prototype] [--json] [--sizes 224,112,64] [--chains 1,16] [--threads 1,2,...] [--repeats N] [--rounds R]"
       " [--algorithm auto|im2col|winograd] [--min-work NS] [--print-partition T]\n";
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -311,6 +316,7 @@ int main(int argc, char** argv) {
     else if (a == "--chains") chain_counts = parse_list(next());
     else if (a == "--threads") thread_counts = parse_list(next());
     else if (a == "--repeats") repeats = std::stoi(next());
+    else if (a == "--rounds") rounds = std::stoi(next());
     else if (a == "--min-work") min_work = std::stod(next());
     else if (a == "--print-partition") partition_threads = std::stoi(next());
     else if (a == "--algorithm") {
@@ -326,6 +332,10 @@ int main(int argc, char** argv) {
       std::cerr << usage;
       return a == "--help" ? 0 : 2;
     }
+  }
+  if (repeats < 1 || rounds < 1) {
+    std::cerr << "bench_langevin: --repeats is " << repeats << " and --rounds " << rounds << ", expected both >= 1\n";
+    return 2;
   }
   if (sizes.empty()) sizes = net->sizes;
   if (chain_counts.empty()) chain_counts = net->chains;
@@ -354,15 +364,27 @@ int main(int argc, char** argv) {
   }
   for (Index size : sizes)
     for (Index chains : chain_counts) {
-      Result one{};
-      for (Index threads : runs) {
-        const Config c{net, size, chains, static_cast<int>(threads), algorithm, min_work};
-        Result r;
-        if (!run_in_child(c, repeats, r)) {
-          std::cerr << "bench_langevin: configuration " << size << "/" << chains << "/" << threads << " failed\n";
-          return 1;
+      // Best of the rounds for each thread count (runs[0] is 1 thread).
+      std::vector<Result> best(runs.size());
+      for (int round = 0; round < rounds; ++round)
+        for (std::size_t i = 0; i < runs.size(); ++i) {
+          const Config c{net, size, chains, static_cast<int>(runs[i]), algorithm, min_work};
+          Result r;
+          if (!run_in_child(c, repeats, r)) {
+            std::cerr << "bench_langevin: configuration " << size << "/" << chains << "/" << runs[i] << " failed\n";
+            return 1;
+          }
+          Result& b = best[i];
+          if (round == 0) b = r;
+          b.step_seconds = std::min(b.step_seconds, r.step_seconds);
+          b.iteration_seconds = std::min(b.iteration_seconds, r.iteration_seconds);
+          b.gemm_gflops = std::max(b.gemm_gflops, r.gemm_gflops);
+          b.peak = std::max(b.peak, r.peak);
         }
-        if (threads == 1) one = r;
+      const Result one = best[0];
+      for (std::size_t i = 0; i < runs.size(); ++i) {
+        const Index threads = runs[i];
+        const Result& r = best[i];
         const bool listed = std::find(thread_counts.begin(), thread_counts.end(), threads) != thread_counts.end();
         if (!listed) continue;  // the 1-thread reference the list left out
         const double t = static_cast<double>(threads);
