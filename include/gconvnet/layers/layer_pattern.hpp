@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "gconvnet/core/tensor.hpp"
+#include "gconvnet/detail/parallel.hpp"
 
 namespace gconvnet {
 
@@ -42,5 +43,21 @@ struct LayerPattern {
     return n;
   }
 };
+
+namespace detail {
+
+/// dx = gate ⊙ dy: the top-down pass of an elementwise nonlinearity whose forward pass stored its
+/// derivative in the pattern's gate (ReLU: δ; Softplus: h′), in elementwise blocks shared among the
+/// threads. requires: dx has dy's shape, the gate dy's size.
+template <class S>
+void gated_backward(const LayerPattern<S>& pattern, const Batch<S>& dy, Batch<S>& dx) {
+  const Index size = dy.size();
+  parallel_blocks(size, cost::scalar * 3 * static_cast<double>(size), [&](Index b, Index len) {
+    as_vector(dx).segment(b, len).array() =
+        as_vector(pattern.gate).segment(b, len).array() * as_vector(dy).segment(b, len).array();
+  });
+}
+
+}  // namespace detail
 
 }  // namespace gconvnet

@@ -45,11 +45,7 @@ public:
 
   void backward(const LayerPattern<S>& pattern, const Batch<S>& dy, Batch<S>& dx) const {
     ensure_shape(dx, shape_, batch_size(dy));
-    const Index size = dy.size();
-    detail::parallel_blocks(size, detail::cost::scalar * 3 * static_cast<double>(size), [&](Index b, Index len) {
-      as_vector(dx).segment(b, len).array() =
-          as_vector(pattern.gate).segment(b, len).array() * as_vector(dy).segment(b, len).array();
-    });
+    detail::gated_backward(pattern, dy, dx);
   }
 
   S bias_term(const Batch<S>&, Index) const { return S(0); }
