@@ -47,12 +47,7 @@ public:
   void update(Index done, Index total, Index stage, double seconds, const std::string& status) {
     cost_done_ += stage_cost(stage);
     seconds_ += seconds;
-    double cost_left = 0;
-    for (Index i = done, s = stage_of(done), end = stage_end(s); i < total; ++i) {
-      if (i >= end) end += length(++s);
-      cost_left += stage_cost(s);
-    }
-    const double eta = cost_done_ > 0 ? seconds_ / cost_done_ * cost_left : 0;
+    const double eta = eta_seconds(done, total);
     const auto now = std::chrono::steady_clock::now();
     std::ostringstream line;
     if (cost_.size() > 1) line << "stage " << stage + 1 << "/" << cost_.size() << " ";
@@ -71,6 +66,16 @@ public:
       std::cerr << line.str() << "\n";
     }
     last_ = now;
+  }
+  /// Seconds left after iteration `done` of `total`: the seconds per unit of stage cost so far (over
+  /// every update) times the cost of the iterations left, each at its stage's cost.
+  double eta_seconds(Index done, Index total) const {
+    double cost_left = 0;
+    for (Index i = done, s = stage_of(done), end = stage_end(s); i < total; ++i) {
+      if (i >= end) end += length(++s);
+      cost_left += stage_cost(s);
+    }
+    return cost_done_ > 0 ? seconds_ / cost_done_ * cost_left : 0;
   }
   /// Ends a terminal's progress line before other output.
   void interrupt_line() const {
