@@ -26,11 +26,10 @@
 // the thread counts in turn (1, 2, …, 1, 2, …), each in a fresh child process: on a shared machine
 // other work comes and goes over seconds, and interleaved rounds give every thread count the same
 // chance of a quiet spell, where one pass per thread count lets a slow spell fall on one of them.
-// --min-work sets the work (estimated
-// one-core nanoseconds) below which a parallel loop stays on the calling thread
-// (detail::set_parallel_min_work). --print-partition T prints, without running anything, every
-// parallel loop of the net at each size and chain count: pass, pieces, what a piece is, whether it
-// would run in a team, and the share of T threads' time equal pieces can fill.
+// --min-work sets the work (estimated one-core nanoseconds) below which a parallel loop stays on the
+// calling thread (detail::set_parallel_min_work). --print-partition T prints, without running
+// anything, every parallel loop of the net at each size and chain count: pass, pieces, what a piece
+// is, whether it would run in a team, and the share of T threads' time equal pieces can fill.
 //
 // Memory: each configuration runs in a child process. peak_MiB is the growth of its resident memory
 // (VmHWM at the end of the learning iteration minus VmRSS before the model is built; the GEMM

@@ -428,7 +428,7 @@ struct WinogradPackedFilters {
 };
 
 /// Tiles per chunk at most: about 3 MB of transformed tiles and products per thread (the stages of one
-/// chunk meet in L2/L3; the products need enough columns to amortise the packing of U). Measured on Zen 4.
+/// chunk meet in L2/L3; the products need enough columns to run at the kernel's speed). Measured on Zen 4.
 inline Index winograd_chunk(Index alpha, Index C, Index K) {
   const Index per_tile = alpha * alpha * (C + K);
   return std::clamp<Index>((Index{768} * 1024) / per_tile, 16, 256) / 8 * 8;
@@ -438,11 +438,10 @@ inline Index winograd_chunk(Index alpha, Index C, Index K) {
 /// products, output transform) are each shared among the threads; larger ones as independent chunks.
 constexpr Index winograd_small_problem = 256;
 /// A large correlation is cut into about winograd_large_chunks chunks (three for each of 16 threads)
-/// of at least winograd_min_large_chunk tiles (each chunk packs its tiles for the products, and wider
-/// products run faster, so fewer, larger chunks are cheaper on one thread) and at most the cache
-/// limit winograd_chunk; its last
-/// quarter, up to winograd_tail_chunks chunks, is cut into chunks of winograd_tail_chunk tiles, so
-/// that threads handed the chunks dynamically finish together whatever their number (2 to 16).
+/// of at least winograd_min_large_chunk tiles (wider products run faster, so fewer, larger chunks are
+/// cheaper on one thread) and at most the cache limit winograd_chunk; its last quarter, up to
+/// winograd_tail_chunks chunks, is cut into chunks of winograd_tail_chunk tiles, so that threads
+/// handed the chunks dynamically finish together whatever their number (2 to 16).
 constexpr Index winograd_large_chunks = 48;
 constexpr Index winograd_min_large_chunk = 64;
 constexpr Index winograd_tail_chunk = 32;
